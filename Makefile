@@ -1,0 +1,57 @@
+# hstack — see README.md. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+GO    ?= go
+BIN   := bin
+PKG   := github.com/hstack-dev/hstack
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) \
+           -X $(PKG)/pkg/pingapp.Version=$(VERSION) -X $(PKG)/pkg/pingapp.Commit=$(COMMIT)
+# Integration tests boot Nomad, Consul, Vault and PostgreSQL; give them room.
+TEST_TIMEOUT ?= 40m
+
+export GOFLAGS := -buildvcs=false
+
+.PHONY: help build test unit bench lint tools deps runtime-tools demo demo-down clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/hstack and bin/pingapp
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/hstack ./cmd/hstack
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/pingapp ./cmd/pingapp
+
+deps: ## install missing Debian packages (postgresql, prometheus, haproxy, ...)
+	@scripts/deps.sh
+
+runtime-tools: deps ## Nomad, Consul and Vault at the pinned versions (what tests and demo run)
+	@scripts/tools.sh nomad consul vault
+
+tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
+	@scripts/tools.sh
+
+test: runtime-tools ## all tests, integration included, against real binaries
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+unit: ## only the tests that need no external process
+	$(GO) test -count=1 -short ./...
+
+bench: runtime-tools ## benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+demo: runtime-tools build ## local dev stack up, pingapp running as a Nomad job, URLs printed
+	@scripts/demo.sh
+
+demo-down: ## stop the demo's dev stack
+	@$(BIN)/hstack dev down
+
+clean: ## remove build output and the local dev stack's state (stops it first)
+	-@[ -x $(BIN)/hstack ] && $(BIN)/hstack dev down >/dev/null 2>&1 || true
+	rm -rf $(BIN) .hstack

@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hstack-dev/hstack/pkg/devstack"
+)
+
+const defaultDevDir = ".hstack"
+
+func devDirFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:    "dir",
+		Usage:   "directory holding the dev stack's configs, data, logs and dev.env",
+		Value:   defaultDevDir,
+		EnvVars: []string{"HSTACK_DEV_DIR"},
+	}
+}
+
+func devCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "dev",
+		Usage: "run a local development stack: Nomad, Consul, Vault and PostgreSQL on loopback",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "up",
+				Usage: "start the stack (or check a running one) and wire it like production",
+				Description: "Starts a Consul agent, a Vault server, a Nomad agent (server and client, raw_exec)\n" +
+					"and a private PostgreSQL on the products' standard ports, then makes Nomad register\n" +
+					"its services in Consul, Vault trust Nomad workload identities, and Vault's database\n" +
+					"secrets engine serve the dev Postgres. Safe to run again.",
+				Flags: []cli.Flag{
+					devDirFlag(),
+					&cli.BoolFlag{Name: "free-ports", Usage: "use free ports instead of the standard ones (4646, 8500, 8200, 5432, ...)"},
+				},
+				Action: devUp,
+			},
+			{Name: "down", Usage: "stop every process the stack started, Nomad's tasks included", Flags: []cli.Flag{devDirFlag()}, Action: devDown},
+			{Name: "status", Usage: "show each component's process and health (exit 1 unless all are healthy)", Flags: []cli.Flag{devDirFlag()}, Action: devStatus},
+			{Name: "env", Usage: "print shell export lines for the stack: eval \"$(hstack dev env)\"", Flags: []cli.Flag{devDirFlag()}, Action: devEnv},
+		},
+	}
+}
+
+func devUp(c *cli.Context) error {
+	if err := ExactArgs(c); err != nil {
+		return err
+	}
+	out := OutputFromContext(c)
+	opts := devstack.Options{Dir: c.String("dir"), Out: out.Stderr}
+	if c.Bool("free-ports") {
+		p, err := devstack.FreePorts()
+		if err != nil {
+			return err
+		}
+		opts.Ports = &p
+	}
+	s, err := devstack.Up(c.Context, opts)
+	if err != nil {
+		return err
+	}
+	return printStatus(out, s, s.Status(c.Context))
+}
+
+func devDown(c *cli.Context) error {
+	if err := ExactArgs(c); err != nil {
+		return err
+	}
+	out := OutputFromContext(c)
+	s, err := devstack.Open(c.String("dir"))
+	if errors.Is(err, os.ErrNotExist) {
+		abs, _ := filepath.Abs(c.String("dir"))
+		return out.Emit(map[string]any{"dir": abs, "stopped": false}, "no dev stack in %s; nothing to stop", abs)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.Down(c.Context); err != nil {
+		return err
+	}
+	if left := s.Processes(); len(left) > 0 {
+		return fmt.Errorf("processes still running after stop: %v", left)
+	}
+	return out.Emit(map[string]any{"dir": s.Dir, "stopped": true}, "dev stack in %s stopped (logs kept in %s)", s.Dir, filepath.Join(s.Dir, "logs"))
+}
+
+func devStatus(c *cli.Context) error {
+	if err := ExactArgs(c); err != nil {
+		return err
+	}
+	out := OutputFromContext(c)
+	s, err := devstack.Open(c.String("dir"))
+	if err != nil {
+		return err
+	}
+	st := s.Status(c.Context)
+	if err := printStatus(out, s, st); err != nil {
+		return err
+	}
+	for _, cs := range st {
+		if !cs.Healthy {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s is not healthy: %s", cs.Name, cs.Detail)}
+		}
+	}
+	return nil
+}
+
+func printStatus(out *Output, s *devstack.Stack, st []devstack.ComponentStatus) error {
+	if out.JSON {
+		for _, cs := range st {
+			if err := out.Emit(cs, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(out.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tSTATE\tPID\tADDRESS\tLOG")
+	for _, cs := range st {
+		state := out.Green("healthy")
+		switch {
+		case !cs.Running:
+			state = out.Red("stopped")
+		case !cs.Healthy:
+			state = out.Yellow("unhealthy: " + cs.Detail)
+		}
+		pid := "-"
+		if cs.PID > 0 {
+			pid = fmt.Sprint(cs.PID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cs.Name, state, pid, cs.Address, cs.Log)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out.Stdout, "\nPoint the nomad, consul, vault and psql CLIs at it:  source %s\n", filepath.Join(s.Dir, devstack.EnvFile))
+	return nil
+}
+
+func devEnv(c *cli.Context) error {
+	if err := ExactArgs(c); err != nil {
+		return err
+	}
+	out := OutputFromContext(c)
+	s, err := devstack.Open(c.String("dir"))
+	if err != nil {
+		return err
+	}
+	if r := s.Running(); !r[devstack.Vault] || !r[devstack.Nomad] {
+		return fmt.Errorf("the dev stack in %s is not running: start it with `hstack dev up`", s.Dir)
+	}
+	if out.JSON {
+		m := map[string]string{}
+		for _, kv := range s.Env() {
+			m[kv[0]] = kv[1]
+		}
+		return out.Emit(m, "")
+	}
+	_, err = fmt.Fprint(out.Stdout, s.EnvScript())
+	return err
+}

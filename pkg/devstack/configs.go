@@ -1,0 +1,152 @@
+package devstack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Cloud fingerprinters probe metadata endpoints that do not exist on a
+// laptop; env_aws also fails outright when a custom CA bundle is set (as
+// AWS_CA_BUNDLE is in our CI), which stops the Nomad client from starting.
+const fingerprintDenylist = "env_aws,env_gce,env_azure,env_digitalocean"
+
+// JWTAuthPath is where Vault trusts Nomad workload identities; it is Nomad's
+// own default (vault.jwt_auth_backend_path), so jobs need no extra setting.
+const JWTAuthPath = "jwt-nomad"
+
+// WorkloadRole is the Vault JWT role Nomad tasks log in with by default.
+const WorkloadRole = "nomad-workloads"
+
+// VaultAudience is the audience of the identity Nomad gives tasks for Vault.
+const VaultAudience = "vault.io"
+
+func strs(ss ...string) cty.Value {
+	vals := make([]cty.Value, len(ss))
+	for i, s := range ss {
+		vals[i] = cty.StringVal(s)
+	}
+	return cty.ListVal(vals)
+}
+
+func loopback(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
+
+func writeHCL(path string, f *hclwrite.File) error {
+	return os.WriteFile(path, hclwrite.Format(f.Bytes()), 0o644)
+}
+
+func (s *Stack) consulConfig() *hclwrite.File {
+	f := hclwrite.NewEmptyFile()
+	b := f.Body()
+	b.SetAttributeValue("node_name", cty.StringVal("hstack-dev"))
+	b.SetAttributeValue("datacenter", cty.StringVal("dc1"))
+	b.SetAttributeValue("bind_addr", cty.StringVal("127.0.0.1"))
+	b.SetAttributeValue("client_addr", cty.StringVal("127.0.0.1"))
+	b.SetAttributeValue("log_level", cty.StringVal("INFO"))
+	b.SetAttributeValue("ui_config", cty.ObjectVal(map[string]cty.Value{"enabled": cty.True}))
+	ports := b.AppendNewBlock("ports", nil).Body()
+	p := s.Ports
+	ports.SetAttributeValue("http", cty.NumberIntVal(int64(p.ConsulHTTP)))
+	ports.SetAttributeValue("dns", cty.NumberIntVal(int64(p.ConsulDNS)))
+	ports.SetAttributeValue("server", cty.NumberIntVal(int64(p.ConsulServer)))
+	ports.SetAttributeValue("serf_lan", cty.NumberIntVal(int64(p.ConsulSerfLAN)))
+	ports.SetAttributeValue("serf_wan", cty.NumberIntVal(int64(p.ConsulSerfWAN)))
+	ports.SetAttributeValue("grpc", cty.NumberIntVal(int64(p.ConsulGRPC)))
+	// -dev turns on gRPC TLS at 8503; nothing here uses it.
+	ports.SetAttributeValue("grpc_tls", cty.NumberIntVal(-1))
+	return f
+}
+
+func (s *Stack) vaultConfig() *hclwrite.File {
+	f := hclwrite.NewEmptyFile()
+	b := f.Body()
+	// In-memory storage: the dev stack's Vault is rebuilt and re-wired on
+	// every start, so no unseal keys outlive it.
+	b.AppendNewBlock("storage", []string{"inmem"})
+	l := b.AppendNewBlock("listener", []string{"tcp"}).Body()
+	l.SetAttributeValue("address", cty.StringVal(loopback(s.Ports.VaultAPI)))
+	l.SetAttributeValue("cluster_address", cty.StringVal(loopback(s.Ports.VaultCluster)))
+	l.SetAttributeValue("tls_disable", cty.True)
+	b.SetAttributeValue("api_addr", cty.StringVal("http://"+loopback(s.Ports.VaultAPI)))
+	b.SetAttributeValue("cluster_addr", cty.StringVal("https://"+loopback(s.Ports.VaultCluster)))
+	b.SetAttributeValue("disable_mlock", cty.True)
+	b.SetAttributeValue("ui", cty.True)
+	b.SetAttributeValue("log_level", cty.StringVal("info"))
+	return f
+}
+
+func (s *Stack) nomadConfig() *hclwrite.File {
+	f := hclwrite.NewEmptyFile()
+	b := f.Body()
+	p := s.Ports
+	b.SetAttributeValue("name", cty.StringVal("hstack-dev"))
+	b.SetAttributeValue("datacenter", cty.StringVal("dc1"))
+	b.SetAttributeValue("region", cty.StringVal("global"))
+	b.SetAttributeValue("data_dir", cty.StringVal(s.path("nomad", "data")))
+	b.SetAttributeValue("bind_addr", cty.StringVal("127.0.0.1"))
+	b.SetAttributeValue("log_level", cty.StringVal("INFO"))
+
+	ports := b.AppendNewBlock("ports", nil).Body()
+	ports.SetAttributeValue("http", cty.NumberIntVal(int64(p.NomadHTTP)))
+	ports.SetAttributeValue("rpc", cty.NumberIntVal(int64(p.NomadRPC)))
+	ports.SetAttributeValue("serf", cty.NumberIntVal(int64(p.NomadSerf)))
+
+	// Nomad refuses to advertise a loopback bind address unless told to.
+	adv := b.AppendNewBlock("advertise", nil).Body()
+	adv.SetAttributeValue("http", cty.StringVal("127.0.0.1"))
+	adv.SetAttributeValue("rpc", cty.StringVal("127.0.0.1"))
+	adv.SetAttributeValue("serf", cty.StringVal("127.0.0.1"))
+
+	server := b.AppendNewBlock("server", nil).Body()
+	server.SetAttributeValue("enabled", cty.True)
+	server.SetAttributeValue("bootstrap_expect", cty.NumberIntVal(1))
+
+	client := b.AppendNewBlock("client", nil).Body()
+	client.SetAttributeValue("enabled", cty.True)
+	client.SetAttributeValue("servers", strs(loopback(p.NomadRPC)))
+	// Tasks listen on loopback, so services register with 127.0.0.1.
+	client.SetAttributeValue("network_interface", cty.StringVal("lo"))
+	client.SetAttributeValue("options", cty.ObjectVal(map[string]cty.Value{
+		"fingerprint.denylist": cty.StringVal(fingerprintDenylist),
+		"driver.allowlist":     cty.StringVal("raw_exec,docker"),
+	}))
+
+	rawExec := b.AppendNewBlock("plugin", []string{"raw_exec"}).Body()
+	rawExec.AppendNewBlock("config", nil).Body().SetAttributeValue("enabled", cty.True)
+
+	consul := b.AppendNewBlock("consul", nil).Body()
+	consul.SetAttributeValue("address", cty.StringVal(loopback(p.ConsulHTTP)))
+
+	vault := b.AppendNewBlock("vault", nil).Body()
+	vault.SetAttributeValue("enabled", cty.True)
+	vault.SetAttributeValue("address", cty.StringVal("http://"+loopback(p.VaultAPI)))
+	vault.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
+	id := vault.AppendNewBlock("default_identity", nil).Body()
+	id.SetAttributeValue("aud", strs(VaultAudience))
+	id.SetAttributeValue("ttl", cty.StringVal("1h"))
+
+	tel := b.AppendNewBlock("telemetry", nil).Body()
+	tel.SetAttributeValue("prometheus_metrics", cty.True)
+	tel.SetAttributeValue("publish_allocation_metrics", cty.True)
+	tel.SetAttributeValue("publish_node_metrics", cty.True)
+	return f
+}
+
+// pgConf holds the settings passed to postgres on its command line; they
+// override postgresql.conf so one initdb serves any port.
+func (s *Stack) pgOptions() string {
+	return strings.Join([]string{
+		"-p", fmt.Sprint(s.Ports.Postgres),
+		"-k", s.path("postgres"),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "password_encryption=scram-sha-256",
+	}, " ")
+}
+
+func (s *Stack) path(parts ...string) string {
+	return filepath.Join(append([]string{s.Dir}, parts...)...)
+}

@@ -1,0 +1,689 @@
+// Package devstack runs a production-shaped HashiCorp stack on loopback: a
+// Consul agent, a Vault server, a Nomad agent (server and client, raw_exec)
+// and a private PostgreSQL, wired the way production is (Nomad services in
+// Consul, Vault trusting Nomad workload identities, Vault's database secrets
+// engine on the Postgres). `hstack dev` and the integration tests use it.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/hstack-dev/hstack/pkg/tools"
+)
+
+// Component names, in start order.
+const (
+	Postgres = "postgres"
+	Consul   = "consul"
+	Vault    = "vault"
+	Nomad    = "nomad"
+)
+
+var components = []string{Postgres, Consul, Vault, Nomad}
+
+// Options configure Up.
+type Options struct {
+	// Dir holds configs, data, logs, the state file and dev.env.
+	Dir string
+	// Ports to use; nil means the products' standard ports.
+	Ports *Ports
+	// Out receives one progress line per step; nil discards them.
+	Out io.Writer
+	// DatabaseRoles are the Vault database roles to create; a job may read
+	// the role named after it. Default: pingapp.
+	DatabaseRoles []string
+	// Timeout bounds the wait for each component to become healthy.
+	Timeout time.Duration
+}
+
+// state is what a later `dev status` or `dev down` needs. It holds secrets,
+// so the file is 0600.
+type state struct {
+	Ports          Ports             `json:"ports"`
+	PIDs           map[string]int    `json:"pids"`
+	Bins           map[string]string `json:"bins"`
+	PGBinDir       string            `json:"pg_bin_dir"`
+	Roles          []string          `json:"roles"`
+	VaultToken     string            `json:"vault_root_token,omitempty"`
+	VaultUnsealKey string            `json:"vault_unseal_key,omitempty"`
+	PGPassword     string            `json:"postgres_password,omitempty"`
+	StartedAt      time.Time         `json:"started_at"`
+}
+
+// Stack is a dev stack on disk, running or not.
+type Stack struct {
+	Dir   string
+	Ports Ports
+
+	state    state
+	out      io.Writer
+	roles    []string
+	pgBinDir string
+	timeout  time.Duration
+}
+
+const stateFile = "state.json"
+
+// EnvFile is the name of the file, in the stack directory, of shell
+// `export` lines pointing the products' CLIs at the stack.
+const EnvFile = "dev.env"
+
+// Open loads the stack recorded in dir. It returns an error wrapping
+// os.ErrNotExist when no stack was ever started there.
+func Open(dir string) (*Stack, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(abs, stateFile))
+	if err != nil {
+		return nil, fmt.Errorf("no dev stack in %s: %w", abs, err)
+	}
+	s := &Stack{Dir: abs, out: io.Discard}
+	if err := json.Unmarshal(b, &s.state); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(abs, stateFile), err)
+	}
+	s.Ports = s.state.Ports
+	s.roles = s.state.Roles
+	s.pgBinDir = s.state.PGBinDir
+	return s, nil
+}
+
+func (s *Stack) saveState() error {
+	s.state.Ports = s.Ports
+	b, err := json.MarshalIndent(s.state, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.path(stateFile + ".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.path(stateFile))
+}
+
+func (s *Stack) logf(format string, args ...any) {
+	fmt.Fprintf(s.out, format+"\n", args...)
+}
+
+// markers identify a component's process in /proc/<pid>/cmdline, so a
+// recycled pid is never taken for ours.
+func (s *Stack) marker(component string) string {
+	switch component {
+	case Postgres:
+		return s.path("postgres", "data")
+	default:
+		return s.path(component + ".hcl")
+	}
+}
+
+// Running reports, per component, whether its recorded process is alive.
+func (s *Stack) Running() map[string]bool {
+	r := map[string]bool{}
+	for _, c := range components {
+		pid := s.state.PIDs[c]
+		if c == Postgres {
+			pid = s.pgPID()
+		}
+		r[c] = processAlive(pid, s.marker(c))
+	}
+	return r
+}
+
+// Up starts the stack in opts.Dir and waits until every component is healthy
+// and wired. On a running stack it only re-checks health. If a step fails,
+// whatever it started is stopped again.
+func Up(ctx context.Context, opts Options) (*Stack, error) {
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	out := opts.Out
+	if out == nil {
+		out = io.Discard
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+
+	if prev, err := Open(dir); err == nil {
+		prev.out, prev.timeout = out, timeout
+		running := prev.Running()
+		all, any := true, false
+		for _, r := range running {
+			all = all && r
+			any = any || r
+		}
+		if all {
+			prev.logf("dev stack in %s is already running; checking health", dir)
+			if err := prev.waitHealthy(ctx); err != nil {
+				return nil, err
+			}
+			return prev, prev.writeEnv()
+		}
+		if any {
+			prev.logf("dev stack in %s is partly running (%s); restarting it", dir, describe(running))
+			if err := prev.Down(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	s := &Stack{Dir: dir, out: out, timeout: timeout}
+	if opts.Ports != nil {
+		s.Ports = *opts.Ports
+	} else {
+		s.Ports = StandardPorts()
+	}
+	s.roles = opts.DatabaseRoles
+	if len(s.roles) == 0 {
+		s.roles = []string{"pingapp"}
+	}
+	if err := s.prepare(); err != nil {
+		return nil, err
+	}
+	if err := s.Ports.checkFree(); err != nil {
+		return nil, err
+	}
+	if err := s.start(ctx); err != nil {
+		s.logf("start failed; stopping what was started")
+		if derr := s.Down(context.Background()); derr != nil {
+			s.logf("stopping: %v", derr)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+func describe(running map[string]bool) string {
+	var parts []string
+	for _, c := range components {
+		st := "stopped"
+		if running[c] {
+			st = "running"
+		}
+		parts = append(parts, c+" "+st)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// prepare finds the binaries, lays out the directory and resets the
+// per-run data: every start is a fresh cluster, but Postgres data is kept
+// when its password is known.
+func (s *Stack) prepare() error {
+	s.state.Bins = map[string]string{}
+	for _, name := range []string{Nomad, Consul, Vault} {
+		p, err := tools.Find(name)
+		if err != nil {
+			return err
+		}
+		s.state.Bins[name] = p
+	}
+	pg, err := tools.FindPostgres()
+	if err != nil {
+		return err
+	}
+	s.pgBinDir, s.state.PGBinDir = pg, pg
+	s.state.Roles = s.roles
+
+	if err := os.MkdirAll(s.path("logs"), 0o755); err != nil {
+		return err
+	}
+	// Postgres runs as another user when we are root and must reach its
+	// data directory through this one.
+	if err := os.Chmod(s.Dir, 0o755); err != nil {
+		return err
+	}
+	if prev, err := Open(s.Dir); err == nil && prev.state.PGPassword != "" {
+		s.state.PGPassword = prev.state.PGPassword
+	} else {
+		if err := os.RemoveAll(s.path("postgres")); err != nil {
+			return err
+		}
+		s.state.PGPassword = randomSecret()
+	}
+	for _, d := range []string{"nomad", "consul"} {
+		if err := os.RemoveAll(s.path(d)); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(s.path("nomad", "data"), 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.path("consul"), 0o755); err != nil {
+		return err
+	}
+	s.state.PIDs = map[string]int{}
+	s.state.VaultToken, s.state.VaultUnsealKey = "", ""
+	s.state.StartedAt = time.Now().UTC()
+	return s.saveState()
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func (s *Stack) start(ctx context.Context) error {
+	s.logf("postgres: initialising and starting on %s", loopback(s.Ports.Postgres))
+	if err := s.pgInit(); err != nil {
+		return err
+	}
+	pid, err := s.pgStart()
+	if err != nil {
+		return err
+	}
+	s.state.PIDs[Postgres] = pid
+	if err := s.saveState(); err != nil {
+		return err
+	}
+	if err := s.wait(ctx, Postgres, s.pgReady); err != nil {
+		return err
+	}
+
+	s.logf("consul: starting dev agent on %s", loopback(s.Ports.ConsulHTTP))
+	if err := writeHCL(s.path("consul.hcl"), s.consulConfig()); err != nil {
+		return err
+	}
+	if err := s.startDaemon(Consul, "agent", "-dev", "-config-file", s.path("consul.hcl")); err != nil {
+		return err
+	}
+	if err := s.wait(ctx, Consul, s.consulReady); err != nil {
+		return err
+	}
+
+	s.logf("vault: starting on %s", loopback(s.Ports.VaultAPI))
+	if err := writeHCL(s.path("vault.hcl"), s.vaultConfig()); err != nil {
+		return err
+	}
+	if err := s.startDaemon(Vault, "server", "-config", s.path("vault.hcl")); err != nil {
+		return err
+	}
+	if err := s.wait(ctx, Vault, s.vaultListening); err != nil {
+		return err
+	}
+	if err := s.vaultInit(ctx); err != nil {
+		return err
+	}
+	if err := s.wait(ctx, Vault, s.vaultReady); err != nil {
+		return err
+	}
+
+	s.logf("nomad: starting agent (server + client, raw_exec) on %s", loopback(s.Ports.NomadHTTP))
+	if err := writeHCL(s.path("nomad.hcl"), s.nomadConfig()); err != nil {
+		return err
+	}
+	if err := s.startDaemon(Nomad, "agent", "-config", s.path("nomad.hcl")); err != nil {
+		return err
+	}
+	if err := s.wait(ctx, Nomad, s.nomadReady); err != nil {
+		return err
+	}
+
+	s.logf("vault: trusting Nomad workload identities, database secrets engine for roles %s", strings.Join(s.roles, ", "))
+	// Nomad serves its JWKS only once its keyring is ready, which can lag
+	// the node turning ready by a moment.
+	if err := s.wait(ctx, "vault wiring", s.vaultWire); err != nil {
+		return err
+	}
+	if err := s.writeEnv(); err != nil {
+		return err
+	}
+	s.logf("dev stack ready: source %s", s.path(EnvFile))
+	return nil
+}
+
+func (s *Stack) startDaemon(component string, args ...string) error {
+	bin := s.state.Bins[component]
+	dir := s.path(component)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	pid, err := startDaemon(dir, s.path("logs", component+".log"), nil, bin, args...)
+	if err != nil {
+		return err
+	}
+	s.state.PIDs[component] = pid
+	return s.saveState()
+}
+
+// wait retries check until it succeeds, the component's process dies, or
+// the timeout passes; the error then points at the component's log.
+func (s *Stack) wait(ctx context.Context, component string, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var last error
+	op := func() error {
+		if pid, ok := s.state.PIDs[component]; ok && component != Postgres && !processAlive(pid, s.marker(component)) {
+			return backoff.Permanent(fmt.Errorf("%s exited during start-up", component))
+		}
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		defer ccancel()
+		last = check(cctx)
+		return last
+	}
+	b := backoff.WithContext(backoff.NewConstantBackOff(200*time.Millisecond), ctx)
+	if err := backoff.Retry(op, b); err != nil {
+		if last != nil && !errors.Is(err, last) {
+			err = fmt.Errorf("%w (last check: %v)", err, last)
+		}
+		return fmt.Errorf("%s not healthy: %w; see %s", component, err, s.logPath(component))
+	}
+	return nil
+}
+
+func (s *Stack) logPath(component string) string {
+	switch component {
+	case Postgres, Consul, Vault, Nomad:
+		return s.path("logs", component+".log")
+	}
+	return s.path("logs")
+}
+
+func (s *Stack) waitHealthy(ctx context.Context) error {
+	for _, c := range []struct {
+		name  string
+		check func(context.Context) error
+	}{{Postgres, s.pgReady}, {Consul, s.consulReady}, {Vault, s.vaultReady}, {Nomad, s.nomadReady}} {
+		if err := s.wait(ctx, c.name, c.check); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NomadAddr, ConsulAddr and VaultAddr are the products' API addresses.
+func (s *Stack) NomadAddr() string  { return "http://" + loopback(s.Ports.NomadHTTP) }
+func (s *Stack) ConsulAddr() string { return loopback(s.Ports.ConsulHTTP) }
+func (s *Stack) VaultAddr() string  { return "http://" + loopback(s.Ports.VaultAPI) }
+
+// VaultToken is the stack's Vault root token. It is a secret: never log it.
+func (s *Stack) VaultToken() string { return s.state.VaultToken }
+
+// NomadClient, ConsulClient and VaultClient talk to this stack only: they
+// ignore the NOMAD_*/CONSUL_*/VAULT_* environment a developer may have set.
+func (s *Stack) NomadClient() (*nomadapi.Client, error) {
+	cfg := nomadapi.DefaultConfig()
+	cfg.Address = s.NomadAddr()
+	cfg.SecretID = ""
+	cfg.Namespace = ""
+	cfg.Region = ""
+	return nomadapi.NewClient(cfg)
+}
+
+func (s *Stack) ConsulClient() (*consulapi.Client, error) {
+	cfg := consulapi.DefaultConfig()
+	cfg.Address = s.ConsulAddr()
+	cfg.Scheme = "http"
+	cfg.Token = ""
+	return consulapi.NewClient(cfg)
+}
+
+func (s *Stack) rawVaultClient() (*vaultapi.Client, error) {
+	cfg := vaultapi.DefaultConfig()
+	if cfg.Error != nil {
+		return nil, cfg.Error
+	}
+	cfg.Address = s.VaultAddr()
+	c, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.ClearToken()
+	c.ClearNamespace()
+	return c, nil
+}
+
+// VaultClient is authenticated with the stack's root token.
+func (s *Stack) VaultClient() (*vaultapi.Client, error) {
+	c, err := s.rawVaultClient()
+	if err != nil {
+		return nil, err
+	}
+	c.SetToken(s.state.VaultToken)
+	return c, nil
+}
+
+func (s *Stack) consulReady(ctx context.Context) error {
+	c, err := s.ConsulClient()
+	if err != nil {
+		return err
+	}
+	leader, err := c.Status().Leader()
+	if err != nil {
+		return err
+	}
+	if leader == "" {
+		return errors.New("no leader yet")
+	}
+	return nil
+}
+
+func (s *Stack) vaultListening(ctx context.Context) error {
+	c, err := s.rawVaultClient()
+	if err != nil {
+		return err
+	}
+	_, err = c.Sys().InitStatusWithContext(ctx)
+	return err
+}
+
+func (s *Stack) vaultReady(ctx context.Context) error {
+	c, err := s.rawVaultClient()
+	if err != nil {
+		return err
+	}
+	h, err := c.Sys().HealthWithContext(ctx)
+	if err != nil {
+		return err
+	}
+	if !h.Initialized || h.Sealed {
+		return fmt.Errorf("vault initialized=%v sealed=%v", h.Initialized, h.Sealed)
+	}
+	return nil
+}
+
+// nomadReady waits for the node to be ready with a healthy raw_exec driver
+// and for Nomad's own services to be in Consul: jobs placed before that
+// would fail for reasons unrelated to them.
+func (s *Stack) nomadReady(ctx context.Context) error {
+	c, err := s.NomadClient()
+	if err != nil {
+		return err
+	}
+	q := (&nomadapi.QueryOptions{}).WithContext(ctx)
+	nodes, _, err := c.Nodes().List(q)
+	if err != nil {
+		return err
+	}
+	if len(nodes) == 0 {
+		return errors.New("no Nomad client node registered yet")
+	}
+	n := nodes[0]
+	if n.Status != nomadapi.NodeStatusReady {
+		return fmt.Errorf("node %s is %s", n.Name, n.Status)
+	}
+	if d, ok := n.Drivers["raw_exec"]; !ok || !d.Healthy {
+		return errors.New("raw_exec driver not healthy yet")
+	}
+	cc, err := s.ConsulClient()
+	if err != nil {
+		return err
+	}
+	svcs, _, err := cc.Catalog().Service("nomad-client", "", (&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	if len(svcs) == 0 {
+		return errors.New("nomad-client not registered in Consul yet")
+	}
+	return nil
+}
+
+// Env returns the environment pointing the products' CLIs and hstack at the
+// stack. It includes the Vault root token.
+func (s *Stack) Env() [][2]string {
+	return [][2]string{
+		{"NOMAD_ADDR", s.NomadAddr()},
+		{"CONSUL_HTTP_ADDR", s.ConsulAddr()},
+		{"VAULT_ADDR", s.VaultAddr()},
+		{"VAULT_TOKEN", s.state.VaultToken},
+		{"PGHOST", "127.0.0.1"},
+		{"PGPORT", fmt.Sprint(s.Ports.Postgres)},
+	}
+}
+
+// EnvScript is Env as POSIX shell export lines.
+func (s *Stack) EnvScript() string {
+	var b strings.Builder
+	b.WriteString("# hstack dev stack: source this file or eval \"$(hstack dev env)\"\n")
+	for _, kv := range s.Env() {
+		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	return b.String()
+}
+
+func shellQuote(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+func (s *Stack) writeEnv() error {
+	return os.WriteFile(s.path(EnvFile), []byte(s.EnvScript()), 0o600)
+}
+
+// ComponentStatus is one line of `hstack dev status`.
+type ComponentStatus struct {
+	Name    string `json:"name"`
+	PID     int    `json:"pid,omitempty"`
+	Running bool   `json:"running"`
+	Healthy bool   `json:"healthy"`
+	Address string `json:"address"`
+	Detail  string `json:"detail,omitempty"`
+	Log     string `json:"log"`
+}
+
+// Status checks each component's process and health.
+func (s *Stack) Status(ctx context.Context) []ComponentStatus {
+	running := s.Running()
+	checks := map[string]func(context.Context) error{
+		Postgres: s.pgReady, Consul: s.consulReady, Vault: s.vaultReady, Nomad: s.nomadReady,
+	}
+	addrs := map[string]string{
+		Postgres: loopback(s.Ports.Postgres), Consul: "http://" + s.ConsulAddr(),
+		Vault: s.VaultAddr(), Nomad: s.NomadAddr(),
+	}
+	var out []ComponentStatus
+	for _, c := range components {
+		st := ComponentStatus{Name: c, Running: running[c], Address: addrs[c], Log: s.logPath(c)}
+		if running[c] {
+			st.PID = s.state.PIDs[c]
+			if c == Postgres {
+				st.PID = s.pgPID()
+			}
+			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			if err := checks[c](cctx); err != nil {
+				st.Detail = err.Error()
+			} else {
+				st.Healthy = true
+			}
+			cancel()
+		} else {
+			st.Detail = "not running"
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Down stops exactly what the stack started, Nomad's tasks included, in
+// reverse start order, and removes dev.env. Logs and Postgres data stay.
+func (s *Stack) Down(ctx context.Context) error {
+	var errs []error
+	if err := stopProcess(s.state.PIDs[Nomad], s.marker(Nomad), 15*time.Second); err != nil {
+		errs = append(errs, fmt.Errorf("nomad: %w", err))
+	}
+	// Nomad leaves its tasks (and their executors) running when the agent
+	// stops, by design; the dev stack owns them, so they go too.
+	if err := stopAll(processesUnder(s.path(Nomad))); err != nil {
+		errs = append(errs, fmt.Errorf("nomad tasks: %w", err))
+	}
+	for _, c := range []string{Vault, Consul} {
+		if err := stopProcess(s.state.PIDs[c], s.marker(c), 10*time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c, err))
+		}
+	}
+	if s.pgBinDir != "" {
+		if err := s.pgStop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		s.state.PIDs = map[string]int{}
+		s.state.VaultToken, s.state.VaultUnsealKey = "", ""
+		if err := s.saveState(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := os.Remove(s.path(EnvFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func stopAll(pids []int) error {
+	sort.Ints(pids)
+	var errs []error
+	for _, pid := range pids {
+		if err := stopProcess(pid, "", 5*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Processes lists every live process that belongs to the stack: the four
+// components and anything running from the stack's directory.
+func (s *Stack) Processes() []int {
+	seen := map[int]bool{}
+	var pids []int
+	add := func(p int) {
+		if p > 0 && !seen[p] {
+			seen[p] = true
+			pids = append(pids, p)
+		}
+	}
+	for c, alive := range s.Running() {
+		if alive {
+			if c == Postgres {
+				add(s.pgPID())
+			} else {
+				add(s.state.PIDs[c])
+			}
+		}
+	}
+	for _, p := range processesUnder(s.Dir) {
+		add(p)
+	}
+	sort.Ints(pids)
+	return pids
+}

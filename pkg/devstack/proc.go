@@ -1,0 +1,142 @@
+package devstack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// startDaemon starts a long-running process in its own session, so it
+// outlives the hstack command that started it and a Ctrl-C in the developer's
+// terminal does not reach it.
+func startDaemon(dir, logPath string, env []string, name string, args ...string) (int, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("starting %s: %w", filepath.Base(name), err)
+	}
+	pid := cmd.Process.Pid
+	// Reap it if it exits while we are still running, so it does not linger
+	// as a zombie that still answers kill(pid, 0).
+	go cmd.Wait()
+	return pid, nil
+}
+
+// processAlive reports whether pid is a live process whose command line
+// contains marker. The marker guards against a recycled pid.
+func processAlive(pid int, marker string) bool {
+	if pid <= 0 {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// A zombie has exited; only its parent has not collected it yet.
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	if marker == "" {
+		return true
+	}
+	return strings.Contains(cmdline(pid), marker)
+}
+
+func cmdline(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return ""
+	}
+	return string(bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+}
+
+// stopProcess sends SIGTERM, waits, then SIGKILLs. It is a no-op for a
+// process that is gone or whose command line no longer has marker.
+func stopProcess(pid int, marker string, grace time.Duration) error {
+	if !processAlive(pid, marker) {
+		return nil
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	if waitGone(pid, marker, grace) {
+		return nil
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	if waitGone(pid, marker, 5*time.Second) {
+		return nil
+	}
+	return fmt.Errorf("process %d did not exit after SIGKILL", pid)
+}
+
+func waitGone(pid int, marker string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if !processAlive(pid, marker) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return !processAlive(pid, marker)
+}
+
+// processesUnder lists processes whose working directory or command line is
+// inside dir: what Nomad started for the stack (executors, logmon, tasks)
+// lives in its data directory, and Nomad deliberately leaves tasks running
+// when its agent stops.
+func processesUnder(dir string) []int {
+	dir = filepath.Clean(dir) + string(filepath.Separator)
+	self := os.Getpid()
+	ancestors := map[int]bool{}
+	for p := self; p > 1; p = parentPID(p) {
+		ancestors[p] = true
+	}
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || ancestors[pid] {
+			continue
+		}
+		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if strings.HasPrefix(cwd+string(filepath.Separator), dir) || strings.Contains(cmdline(pid), dir) {
+			if processAlive(pid, "") {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func parentPID(pid int) int {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
+}
