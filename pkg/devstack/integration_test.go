@@ -330,4 +330,3 @@ func taskPID(t *testing.T, bin string) int {
 	t.Fatalf("no process runs %s", bin)
 	return 0
 }
-
