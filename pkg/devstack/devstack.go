@@ -286,14 +286,13 @@ func randomSecret() string {
 
 func (s *Stack) start(ctx context.Context) error {
 	s.logf("postgres: initialising and starting on %s", loopback(s.Ports.Postgres))
-	if err := s.pgInit(); err != nil {
+	if err := s.pg().Init(); err != nil {
 		return err
 	}
-	pid, err := s.pgStart()
-	if err != nil {
+	if err := s.pg().Start(); err != nil {
 		return err
 	}
-	s.state.PIDs[Postgres] = pid
+	s.state.PIDs[Postgres] = s.pgPID()
 	if err := s.saveState(); err != nil {
 		return err
 	}
@@ -633,7 +632,7 @@ func (s *Stack) Down(ctx context.Context) error {
 		}
 	}
 	if s.pgBinDir != "" {
-		if err := s.pgStop(); err != nil {
+		if err := s.pg().Stop(); err != nil {
 			errs = append(errs, err)
 		}
 	}

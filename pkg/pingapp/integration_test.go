@@ -17,20 +17,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hstack-dev/hstack/pkg/pgserver/pgservertest"
 )
 
 // TestIntegrationPostgres runs the real server and pgx pool against the
-// PostgreSQL named by PINGAPP_TEST_DATABASE_URL, rotates the credentials
+// PostgreSQL (PINGAPP_TEST_DATABASE_URL, or a private server), rotates the credentials
 // file under continuous /ping load and expects no failed request.
 func TestIntegrationPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs PostgreSQL")
+	}
+	// PINGAPP_TEST_DATABASE_URL points the test at an existing server;
+	// otherwise it boots a private one.
 	base := os.Getenv("PINGAPP_TEST_DATABASE_URL")
 	if base == "" {
-		const msg = "PINGAPP_TEST_DATABASE_URL is not set; set it to a PostgreSQL connection string " +
-			"(e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run this integration test"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " (required because CI is set)")
-		}
-		t.Skip(msg)
+		base = pgservertest.Start(t).SuperuserURL()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
