@@ -65,7 +65,7 @@ func TestDevUpTwiceThenDownLeavesNothing(t *testing.T) {
 	}
 	before := s.Processes()
 
-	out, errs, code := hstack("dev", "up", "--free-ports")
+	_, errs, code := hstack("dev", "up", "--free-ports")
 	if code != 0 || !strings.Contains(errs, "already running") {
 		t.Fatalf("second dev up: exit %d, stderr %q", code, errs)
 	}
@@ -73,7 +73,7 @@ func TestDevUpTwiceThenDownLeavesNothing(t *testing.T) {
 		t.Errorf("second dev up changed the processes: %v -> %v", before, after)
 	}
 
-	out, _, code = hstack("dev", "status", "--json")
+	out, _, code := hstack("dev", "status", "--json")
 	if code != 0 {
 		t.Fatalf("dev status exited %d: %s", code, out)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
@@ -134,17 +133,6 @@ func (s *Stack) nomadConfig() *hclwrite.File {
 	tel.SetAttributeValue("publish_allocation_metrics", cty.True)
 	tel.SetAttributeValue("publish_node_metrics", cty.True)
 	return f
-}
-
-// pgConf holds the settings passed to postgres on its command line; they
-// override postgresql.conf so one initdb serves any port.
-func (s *Stack) pgOptions() string {
-	return strings.Join([]string{
-		"-p", fmt.Sprint(s.Ports.Postgres),
-		"-k", s.path("postgres"),
-		"-c", "listen_addresses=127.0.0.1",
-		"-c", "password_encryption=scram-sha-256",
-	}, " ")
 }
 
 func (s *Stack) path(parts ...string) string {
