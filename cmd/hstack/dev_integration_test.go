@@ -29,6 +29,10 @@ func TestDevUpTwiceThenDownLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// PostgreSQL may run as the postgres user, who must traverse it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			devstacktest.DumpLogs(t, filepath.Join(dir, "stack"))
@@ -77,8 +81,8 @@ func TestDevUpTwiceThenDownLeavesNothing(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("dev status exited %d: %s", code, out)
 	}
-	healthy := 0
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+	healthy, lines := 0, strings.Split(strings.TrimSpace(out), "\n")
+	for _, line := range lines {
 		var cs devstack.ComponentStatus
 		if err := json.Unmarshal([]byte(line), &cs); err != nil {
 			t.Fatalf("dev status --json line %q: %v", line, err)
@@ -87,8 +91,8 @@ func TestDevUpTwiceThenDownLeavesNothing(t *testing.T) {
 			healthy++
 		}
 	}
-	if healthy != 4 {
-		t.Fatalf("dev status: %d of 4 healthy:\n%s", healthy, out)
+	if healthy != 5 || len(lines) != 5 {
+		t.Fatalf("dev status: %d of %d components healthy, want 5 of 5:\n%s", healthy, len(lines), out)
 	}
 
 	out, _, code = hstack("dev", "env")
@@ -130,7 +134,7 @@ func TestDevUpTwiceThenDownLeavesNothing(t *testing.T) {
 		t.Fatalf("processes of the stack still running after dev down: %v", left)
 	}
 	for _, pid := range before {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		if live(pid) {
 			t.Errorf("pid %d (%s) still running", pid, cmdline(pid))
 		}
 	}
@@ -169,11 +173,23 @@ func sleeperRunning(stackDir string) bool {
 			continue
 		}
 		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-		if strings.HasPrefix(cwd, stackDir+"/") && strings.HasPrefix(cmdline(pid), "/bin/sleep 3600") {
+		if live(pid) && strings.HasPrefix(cwd, stackDir+"/") && strings.HasPrefix(cmdline(pid), "/bin/sleep 3600") {
 			return true
 		}
 	}
 	return false
+}
+
+// live is true for a process that exists and is not a zombie: the stack's
+// daemons are reparented to PID 1 when hstack exits, and in some sandboxes
+// PID 1 never reaps them.
+func live(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }
 
 func cmdline(pid int) string {

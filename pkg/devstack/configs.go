@@ -78,31 +78,69 @@ func (s *Stack) vaultConfig() *hclwrite.File {
 	return f
 }
 
-func (s *Stack) nomadConfig() *hclwrite.File {
+// nomadCommon is what the server and the client agent share.
+func (s *Stack) nomadCommon(name, dataDir string) (*hclwrite.File, *hclwrite.Body) {
 	f := hclwrite.NewEmptyFile()
 	b := f.Body()
-	p := s.Ports
-	b.SetAttributeValue("name", cty.StringVal("hstack-dev"))
+	b.SetAttributeValue("name", cty.StringVal(name))
 	b.SetAttributeValue("datacenter", cty.StringVal("dc1"))
 	b.SetAttributeValue("region", cty.StringVal("global"))
-	b.SetAttributeValue("data_dir", cty.StringVal(s.path("nomad", "data")))
+	b.SetAttributeValue("data_dir", cty.StringVal(dataDir))
 	b.SetAttributeValue("bind_addr", cty.StringVal("127.0.0.1"))
 	b.SetAttributeValue("log_level", cty.StringVal("INFO"))
-
-	ports := b.AppendNewBlock("ports", nil).Body()
-	ports.SetAttributeValue("http", cty.NumberIntVal(int64(p.NomadHTTP)))
-	ports.SetAttributeValue("rpc", cty.NumberIntVal(int64(p.NomadRPC)))
-	ports.SetAttributeValue("serf", cty.NumberIntVal(int64(p.NomadSerf)))
-
+	b.SetAttributeValue("disable_update_check", cty.True)
 	// Nomad refuses to advertise a loopback bind address unless told to.
 	adv := b.AppendNewBlock("advertise", nil).Body()
 	adv.SetAttributeValue("http", cty.StringVal("127.0.0.1"))
 	adv.SetAttributeValue("rpc", cty.StringVal("127.0.0.1"))
 	adv.SetAttributeValue("serf", cty.StringVal("127.0.0.1"))
+	return f, b
+}
+
+func (s *Stack) nomadTelemetry(b *hclwrite.Body) {
+	tel := b.AppendNewBlock("telemetry", nil).Body()
+	tel.SetAttributeValue("prometheus_metrics", cty.True)
+	tel.SetAttributeValue("publish_allocation_metrics", cty.True)
+	tel.SetAttributeValue("publish_node_metrics", cty.True)
+}
+
+// nomadServerConfig is a single-node Nomad server. It and the client run as
+// two agents, as in production, so the client can start once the server's
+// keyring exists: a client that registers earlier is refused ("keyring has
+// not been initialized yet") and retries only after ~15-30s.
+func (s *Stack) nomadServerConfig() *hclwrite.File {
+	p := s.Ports
+	f, b := s.nomadCommon("hstack-dev-server", s.path(Nomad, "data"))
+	ports := b.AppendNewBlock("ports", nil).Body()
+	ports.SetAttributeValue("http", cty.NumberIntVal(int64(p.NomadHTTP)))
+	ports.SetAttributeValue("rpc", cty.NumberIntVal(int64(p.NomadRPC)))
+	ports.SetAttributeValue("serf", cty.NumberIntVal(int64(p.NomadSerf)))
 
 	server := b.AppendNewBlock("server", nil).Body()
 	server.SetAttributeValue("enabled", cty.True)
 	server.SetAttributeValue("bootstrap_expect", cty.NumberIntVal(1))
+
+	consul := b.AppendNewBlock("consul", nil).Body()
+	consul.SetAttributeValue("address", cty.StringVal(loopback(p.ConsulHTTP)))
+
+	vault := b.AppendNewBlock("vault", nil).Body()
+	vault.SetAttributeValue("enabled", cty.True)
+	vault.SetAttributeValue("address", cty.StringVal("http://"+loopback(p.VaultAPI)))
+	vault.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
+	id := vault.AppendNewBlock("default_identity", nil).Body()
+	id.SetAttributeValue("aud", strs(VaultAudience))
+	id.SetAttributeValue("ttl", cty.StringVal("1h"))
+
+	s.nomadTelemetry(b)
+	return f
+}
+
+// nomadClientConfig is the client agent that runs the tasks (raw_exec).
+func (s *Stack) nomadClientConfig() *hclwrite.File {
+	p := s.Ports
+	f, b := s.nomadCommon("hstack-dev", s.path(NomadClient, "data"))
+	ports := b.AppendNewBlock("ports", nil).Body()
+	ports.SetAttributeValue("http", cty.NumberIntVal(int64(p.NomadClient)))
 
 	client := b.AppendNewBlock("client", nil).Body()
 	client.SetAttributeValue("enabled", cty.True)
@@ -124,14 +162,8 @@ func (s *Stack) nomadConfig() *hclwrite.File {
 	vault.SetAttributeValue("enabled", cty.True)
 	vault.SetAttributeValue("address", cty.StringVal("http://"+loopback(p.VaultAPI)))
 	vault.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
-	id := vault.AppendNewBlock("default_identity", nil).Body()
-	id.SetAttributeValue("aud", strs(VaultAudience))
-	id.SetAttributeValue("ttl", cty.StringVal("1h"))
 
-	tel := b.AppendNewBlock("telemetry", nil).Body()
-	tel.SetAttributeValue("prometheus_metrics", cty.True)
-	tel.SetAttributeValue("publish_allocation_metrics", cty.True)
-	tel.SetAttributeValue("publish_node_metrics", cty.True)
+	s.nomadTelemetry(b)
 	return f
 }
 

@@ -1,6 +1,6 @@
 // Package devstack runs a production-shaped HashiCorp stack on loopback: a
-// Consul agent, a Vault server, a Nomad agent (server and client, raw_exec)
-// and a private PostgreSQL, wired the way production is (Nomad services in
+// Consul agent, a Vault server, a Nomad server and a Nomad client agent
+// (raw_exec), and a private PostgreSQL, wired the way production is (Nomad services in
 // Consul, Vault trusting Nomad workload identities, Vault's database secrets
 // engine on the Postgres). `hstack dev` and the integration tests use it.
 package devstack
@@ -13,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -32,10 +34,12 @@ const (
 	Postgres = "postgres"
 	Consul   = "consul"
 	Vault    = "vault"
-	Nomad    = "nomad"
+	Nomad    = "nomad" // the server agent
+	// NomadClient is the client agent that runs the tasks.
+	NomadClient = "nomad-client"
 )
 
-var components = []string{Postgres, Consul, Vault, Nomad}
+var components = []string{Postgres, Consul, Vault, Nomad, NomadClient}
 
 // Options configure Up.
 type Options struct {
@@ -71,11 +75,19 @@ type Stack struct {
 	Dir   string
 	Ports Ports
 
-	state    state
-	out      io.Writer
-	roles    []string
-	pgBinDir string
-	timeout  time.Duration
+	state state
+	out   io.Writer
+
+	// Clients are built once: a client per health probe would open a new
+	// connection pool each time and trip Nomad's per-client connection
+	// limit (HTTP 429).
+	clientsMu sync.Mutex
+	nomad     *nomadapi.Client
+	consul    *consulapi.Client
+	vault     *vaultapi.Client
+	roles     []string
+	pgBinDir  string
+	timeout   time.Duration
 }
 
 const stateFile = "state.json"
@@ -259,13 +271,15 @@ func (s *Stack) prepare() error {
 		}
 		s.state.PGPassword = randomSecret()
 	}
-	for _, d := range []string{"nomad", "consul"} {
+	for _, d := range []string{Nomad, NomadClient, Consul} {
 		if err := os.RemoveAll(s.path(d)); err != nil {
 			return err
 		}
 	}
-	if err := os.MkdirAll(s.path("nomad", "data"), 0o755); err != nil {
-		return err
+	for _, d := range []string{Nomad, NomadClient} {
+		if err := os.MkdirAll(s.path(d, "data"), 0o755); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(s.path("consul"), 0o755); err != nil {
 		return err
@@ -328,20 +342,28 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 
-	s.logf("nomad: starting agent (server + client, raw_exec) on %s", loopback(s.Ports.NomadHTTP))
-	if err := writeHCL(s.path("nomad.hcl"), s.nomadConfig()); err != nil {
+	s.logf("nomad: starting server on %s", loopback(s.Ports.NomadHTTP))
+	if err := writeHCL(s.path("nomad.hcl"), s.nomadServerConfig()); err != nil {
 		return err
 	}
 	if err := s.startDaemon(Nomad, "agent", "-config", s.path("nomad.hcl")); err != nil {
 		return err
 	}
-	if err := s.wait(ctx, Nomad, s.nomadReady); err != nil {
+	if err := s.wait(ctx, Nomad, s.nomadServerReady); err != nil {
+		return err
+	}
+	s.logf("nomad: starting client (raw_exec) on %s", loopback(s.Ports.NomadClient))
+	if err := writeHCL(s.path(NomadClient+".hcl"), s.nomadClientConfig()); err != nil {
+		return err
+	}
+	if err := s.startDaemon(NomadClient, "agent", "-config", s.path(NomadClient+".hcl")); err != nil {
+		return err
+	}
+	if err := s.wait(ctx, NomadClient, s.nomadReady); err != nil {
 		return err
 	}
 
 	s.logf("vault: trusting Nomad workload identities, database secrets engine for roles %s", strings.Join(s.roles, ", "))
-	// Nomad serves its JWKS only once its keyring is ready, which can lag
-	// the node turning ready by a moment.
 	if err := s.wait(ctx, "vault wiring", s.vaultWire); err != nil {
 		return err
 	}
@@ -354,6 +376,9 @@ func (s *Stack) start(ctx context.Context) error {
 
 func (s *Stack) startDaemon(component string, args ...string) error {
 	bin := s.state.Bins[component]
+	if component == NomadClient {
+		bin = s.state.Bins[Nomad]
+	}
 	dir := s.path(component)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -382,18 +407,20 @@ func (s *Stack) wait(ctx context.Context, component string, check func(context.C
 		return last
 	}
 	b := backoff.WithContext(backoff.NewConstantBackOff(200*time.Millisecond), ctx)
+	start := time.Now()
 	if err := backoff.Retry(op, b); err != nil {
 		if last != nil && !errors.Is(err, last) {
 			err = fmt.Errorf("%w (last check: %v)", err, last)
 		}
 		return fmt.Errorf("%s not healthy: %w; see %s", component, err, s.logPath(component))
 	}
+	s.logf("%s: ready after %v", component, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
 func (s *Stack) logPath(component string) string {
 	switch component {
-	case Postgres, Consul, Vault, Nomad:
+	case Postgres, Consul, Vault, Nomad, NomadClient:
 		return s.path("logs", component+".log")
 	}
 	return s.path("logs")
@@ -403,12 +430,18 @@ func (s *Stack) waitHealthy(ctx context.Context) error {
 	for _, c := range []struct {
 		name  string
 		check func(context.Context) error
-	}{{Postgres, s.pgReady}, {Consul, s.consulReady}, {Vault, s.vaultReady}, {Nomad, s.nomadReady}} {
+	}{{Postgres, s.pgReady}, {Consul, s.consulReady}, {Vault, s.vaultReady}, {Nomad, s.nomadServerReady}, {NomadClient, s.nomadReady}} {
 		if err := s.wait(ctx, c.name, c.check); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// AllocDir is where the client keeps an allocation's files (task dirs,
+// secrets, logs).
+func (s *Stack) AllocDir(allocID string) string {
+	return s.path(NomadClient, "data", "alloc", allocID)
 }
 
 // NomadAddr, ConsulAddr and VaultAddr are the products' API addresses.
@@ -422,23 +455,62 @@ func (s *Stack) VaultToken() string { return s.state.VaultToken }
 // NomadClient, ConsulClient and VaultClient talk to this stack only: they
 // ignore the NOMAD_*/CONSUL_*/VAULT_* environment a developer may have set.
 func (s *Stack) NomadClient() (*nomadapi.Client, error) {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if s.nomad != nil {
+		return s.nomad, nil
+	}
 	cfg := nomadapi.DefaultConfig()
 	cfg.Address = s.NomadAddr()
 	cfg.SecretID = ""
 	cfg.Namespace = ""
 	cfg.Region = ""
-	return nomadapi.NewClient(cfg)
+	c, err := nomadapi.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.nomad = c
+	return c, nil
 }
 
 func (s *Stack) ConsulClient() (*consulapi.Client, error) {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if s.consul != nil {
+		return s.consul, nil
+	}
 	cfg := consulapi.DefaultConfig()
 	cfg.Address = s.ConsulAddr()
 	cfg.Scheme = "http"
 	cfg.Token = ""
-	return consulapi.NewClient(cfg)
+	c, err := consulapi.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.consul = c
+	return c, nil
 }
 
 func (s *Stack) rawVaultClient() (*vaultapi.Client, error) {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if s.vault == nil {
+		c, err := s.newVaultClient()
+		if err != nil {
+			return nil, err
+		}
+		s.vault = c
+	}
+	// Clones share the connection pool; each caller gets its own token.
+	c, err := s.vault.Clone()
+	if err != nil {
+		return nil, err
+	}
+	c.ClearToken()
+	return c, nil
+}
+
+func (s *Stack) newVaultClient() (*vaultapi.Client, error) {
 	cfg := vaultapi.DefaultConfig()
 	if cfg.Error != nil {
 		return nil, cfg.Error
@@ -498,6 +570,43 @@ func (s *Stack) vaultReady(ctx context.Context) error {
 	}
 	if !h.Initialized || h.Sealed {
 		return fmt.Errorf("vault initialized=%v sealed=%v", h.Initialized, h.Sealed)
+	}
+	return nil
+}
+
+// nomadServerReady waits for a leader and for the keyring that signs
+// workload and node identities: Nomad serves its JWKS only then.
+func (s *Stack) nomadServerReady(ctx context.Context) error {
+	c, err := s.NomadClient()
+	if err != nil {
+		return err
+	}
+	leader, err := c.Status().Leader()
+	if err != nil {
+		return err
+	}
+	if leader == "" {
+		return errors.New("no leader yet")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.NomadAddr()+"/.well-known/jwks.json", nil)
+	if err != nil {
+		return err
+	}
+	// The JWKS is a public, unauthenticated document outside the /v1 API
+	// that nomad/api wraps.
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var jwks struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil {
+		return fmt.Errorf("jwks: %w", err)
+	}
+	if len(jwks.Keys) == 0 {
+		return errors.New("keyring not initialised yet")
 	}
 	return nil
 }
@@ -585,11 +694,11 @@ type ComponentStatus struct {
 func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 	running := s.Running()
 	checks := map[string]func(context.Context) error{
-		Postgres: s.pgReady, Consul: s.consulReady, Vault: s.vaultReady, Nomad: s.nomadReady,
+		Postgres: s.pgReady, Consul: s.consulReady, Vault: s.vaultReady, Nomad: s.nomadServerReady, NomadClient: s.nomadReady,
 	}
 	addrs := map[string]string{
 		Postgres: loopback(s.Ports.Postgres), Consul: "http://" + s.ConsulAddr(),
-		Vault: s.VaultAddr(), Nomad: s.NomadAddr(),
+		Vault: s.VaultAddr(), Nomad: s.NomadAddr(), NomadClient: "http://" + loopback(s.Ports.NomadClient),
 	}
 	var out []ComponentStatus
 	for _, c := range components {
@@ -618,13 +727,16 @@ func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 // reverse start order, and removes dev.env. Logs and Postgres data stay.
 func (s *Stack) Down(ctx context.Context) error {
 	var errs []error
-	if err := stopProcess(s.state.PIDs[Nomad], s.marker(Nomad), 15*time.Second); err != nil {
-		errs = append(errs, fmt.Errorf("nomad: %w", err))
+	if err := stopProcess(s.state.PIDs[NomadClient], s.marker(NomadClient), 15*time.Second); err != nil {
+		errs = append(errs, fmt.Errorf("nomad client: %w", err))
 	}
 	// Nomad leaves its tasks (and their executors) running when the agent
 	// stops, by design; the dev stack owns them, so they go too.
-	if err := stopAll(processesUnder(s.path(Nomad))); err != nil {
+	if err := stopAll(processesUnder(s.path(NomadClient))); err != nil {
 		errs = append(errs, fmt.Errorf("nomad tasks: %w", err))
+	}
+	if err := stopProcess(s.state.PIDs[Nomad], s.marker(Nomad), 15*time.Second); err != nil {
+		errs = append(errs, fmt.Errorf("nomad: %w", err))
 	}
 	for _, c := range []string{Vault, Consul} {
 		if err := stopProcess(s.state.PIDs[c], s.marker(c), 10*time.Second); err != nil {

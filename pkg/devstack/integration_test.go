@@ -181,7 +181,7 @@ func TestDevStackRunsPingapp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn := readSecretsFile(t, s.Dir, alloc.ID)
+		conn := readSecretsFile(t, s.AllocDir(alloc.ID))
 		if !strings.Contains(conn, "password=") || !strings.Contains(conn, "user=v-") {
 			t.Fatal("rendered credentials file does not hold a Vault-issued user and password")
 		}
@@ -190,7 +190,7 @@ func TestDevStackRunsPingapp(t *testing.T) {
 		if strings.Contains(string(jobJSON), pw) {
 			t.Error("the database password appears in the job")
 		}
-		env, _ := os.ReadFile(filepath.Join(s.Dir, "nomad", "data", "alloc", alloc.ID, "pingapp", "secrets", "env"))
+		env, _ := os.ReadFile(filepath.Join(s.AllocDir(alloc.ID), "pingapp", "secrets", "env"))
 		if pw != "" && strings.Contains(string(env), pw) {
 			t.Error("the database password appears in the task environment")
 		}
@@ -297,9 +297,9 @@ func allocSummary(nomad *nomadapi.Client) string {
 	return strings.Join(parts, "; ")
 }
 
-func readSecretsFile(t *testing.T, dir, allocID string) string {
+func readSecretsFile(t *testing.T, allocDir string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "nomad", "data", "alloc", allocID, "pingapp", "secrets", "database.conn"))
+	b, err := os.ReadFile(filepath.Join(allocDir, "pingapp", "secrets", "database.conn"))
 	if err != nil {
 		t.Fatal(err)
 	}

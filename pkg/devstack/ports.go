@@ -11,6 +11,7 @@ type Ports struct {
 	NomadHTTP     int `json:"nomad_http"`
 	NomadRPC      int `json:"nomad_rpc"`
 	NomadSerf     int `json:"nomad_serf"`
+	NomadClient   int `json:"nomad_client_http"`
 	ConsulHTTP    int `json:"consul_http"`
 	ConsulDNS     int `json:"consul_dns"`
 	ConsulServer  int `json:"consul_server"`
@@ -27,7 +28,9 @@ type Ports struct {
 func StandardPorts() Ports {
 	return Ports{
 		NomadHTTP: 4646, NomadRPC: 4647, NomadSerf: 4648,
-		ConsulHTTP: 8500, ConsulDNS: 8600, ConsulServer: 8300,
+		// The client agent's own HTTP API; the CLIs talk to the server's.
+		NomadClient: 4656,
+		ConsulHTTP:  8500, ConsulDNS: 8600, ConsulServer: 8300,
 		ConsulSerfLAN: 8301, ConsulSerfWAN: 8302, ConsulGRPC: 8502,
 		VaultAPI: 8200, VaultCluster: 8201,
 		Postgres: 5432,
@@ -41,7 +44,7 @@ type namedPort struct {
 
 func (p *Ports) all() []namedPort {
 	return []namedPort{
-		{"nomad http", &p.NomadHTTP}, {"nomad rpc", &p.NomadRPC}, {"nomad serf", &p.NomadSerf},
+		{"nomad http", &p.NomadHTTP}, {"nomad rpc", &p.NomadRPC}, {"nomad serf", &p.NomadSerf}, {"nomad client http", &p.NomadClient},
 		{"consul http", &p.ConsulHTTP}, {"consul dns", &p.ConsulDNS}, {"consul server", &p.ConsulServer},
 		{"consul serf_lan", &p.ConsulSerfLAN}, {"consul serf_wan", &p.ConsulSerfWAN}, {"consul grpc", &p.ConsulGRPC},
 		{"vault api", &p.VaultAPI}, {"vault cluster", &p.VaultCluster},
