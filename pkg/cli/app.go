@@ -55,6 +55,7 @@ func newApp(extra ...*cli.Command) *cli.App {
 		Commands: append([]*cli.Command{
 			versionCommand(),
 			devCommand(),
+			validateCommand(),
 		}, extra...),
 		// --version would claim -v, which later commands may want for
 		// --verbose; `hstack version` is the one way to ask.
