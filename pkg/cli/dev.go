@@ -103,6 +103,15 @@ func devStatus(c *cli.Context) error {
 	if err := printStatus(out, s, st); err != nil {
 		return err
 	}
+	var down []string
+	for _, cs := range st {
+		if !cs.Running {
+			down = append(down, cs.Name)
+		}
+	}
+	if len(down) == len(st) {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the dev stack in %s is not running: start it with `hstack dev up`", s.Dir)}
+	}
 	for _, cs := range st {
 		if !cs.Healthy {
 			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s is not healthy: %s", cs.Name, cs.Detail)}
@@ -139,7 +148,9 @@ func printStatus(out *Output, s *devstack.Stack, st []devstack.ComponentStatus) 
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out.Stdout, "\nPoint the nomad, consul, vault and psql CLIs at it:  source %s\n", filepath.Join(s.Dir, devstack.EnvFile))
+	if _, err := os.Stat(filepath.Join(s.Dir, devstack.EnvFile)); err == nil {
+		fmt.Fprintf(out.Stdout, "\nPoint the nomad, consul, vault and psql CLIs at it:  source %s\n", filepath.Join(s.Dir, devstack.EnvFile))
+	}
 	return nil
 }
 
