@@ -208,10 +208,11 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 	if len(s.roles) == 0 {
 		s.roles = []string{"pingapp"}
 	}
-	if err := s.prepare(); err != nil {
+	// Ports first: a refusal must leave the directory untouched.
+	if err := s.Ports.checkFree(); err != nil {
 		return nil, err
 	}
-	if err := s.Ports.checkFree(); err != nil {
+	if err := s.prepare(); err != nil {
 		return nil, err
 	}
 	if err := s.start(ctx); err != nil {
