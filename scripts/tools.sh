@@ -98,7 +98,8 @@ for name in "${tools[@]}"; do
   dir="$cache/tools/$name-$ver"
   bin="$dir/$name"
   if existing=$(on_path "$name" "$ver"); then
-    echo "$name $ver: using $existing" >&2
+    found=$(TF_CLI_CONFIG_FILE=/dev/null "$existing" version 2>/dev/null | head -1)
+    echo "$name: using $existing ($found; pinned $ver)" >&2
     bindir_all+=("$(dirname "$existing")")
     continue
   fi
