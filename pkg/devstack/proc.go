@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // startDaemon starts a long-running process in its own session, so it
@@ -68,17 +70,39 @@ func cmdline(pid int) string {
 
 // stopProcess sends SIGTERM, waits, then SIGKILLs. It is a no-op for a
 // process that is gone or whose command line no longer has marker.
+//
+// Signals go through a pidfd taken before the marker check: the pidfd pins
+// the process, so if it dies and its PID is recycled (PIDs wrap quickly on
+// a busy machine) the signal fails instead of hitting a stranger.
 func stopProcess(pid int, marker string, grace time.Duration) error {
+	if pid <= 0 {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(fd)
 	if !processAlive(pid, marker) {
 		return nil
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	signal := func(sig syscall.Signal) error {
+		err := unix.PidfdSendSignal(fd, sig, nil, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return err
+	}
+	if err := signal(syscall.SIGTERM); err != nil {
 		return err
 	}
 	if waitGone(pid, marker, grace) {
 		return nil
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	_ = signal(syscall.SIGKILL)
 	if waitGone(pid, marker, 5*time.Second) {
 		return nil
 	}

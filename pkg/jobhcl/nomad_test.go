@@ -1,7 +1,7 @@
 package jobhcl
 
 import (
-	"errors"
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -95,22 +95,20 @@ plugin "raw_exec" {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting nomad: %v", err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
+		// Signal the group only while its leader is unreaped: a zombie
+		// still holds the PID, so the group ID cannot have been recycled.
+		// Once reaped, kill(-pgid) could hit an unrelated process group
+		// that was handed the same number (PIDs wrap quickly under load),
+		// such as a daemon another test just started with setsid.
 		pgid := cmd.Process.Pid
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-exited
+		deadline := time.Now().Add(15 * time.Second)
+		for !leaderExited(pgid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
 		}
-		// The leader is gone; make sure no member of its group lingers.
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("nomad process group %d still has members after cleanup", pgid)
-		}
+		_ = cmd.Wait()
 	})
 
 	conf := nomadapi.DefaultConfig()
@@ -125,10 +123,8 @@ plugin "raw_exec" {
 		if err == nil && leader != "" {
 			return client
 		}
-		select {
-		case <-exited:
+		if leaderExited(cmd.Process.Pid) {
 			t.Fatalf("nomad agent exited early:\n%s", tail(logPath))
-		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("nomad has no leader after 60s (last error %v):\n%s", err, tail(logPath))
@@ -162,4 +158,15 @@ func tail(path string) string {
 		lines = lines[len(lines)-40:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// leaderExited reports whether pid has exited (it is a zombie awaiting
+// Wait, or gone).
+func leaderExited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
