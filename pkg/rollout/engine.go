@@ -77,14 +77,7 @@ type Result struct {
 // revert); Deploy turns off Nomad's own auto_promote when a gate must judge
 // the canaries first.
 func Deploy(ctx context.Context, nomad *nomadapi.Client, job *nomadapi.Job, opts Options) (Result, error) {
-	if opts.Sink == nil {
-		opts.Sink = SinkFunc(func(Event) {})
-	}
-	if opts.DeploymentTimeout == 0 {
-		opts.DeploymentTimeout = time.Minute
-	}
-	e := &engine{nomad: nomad, opts: opts, res: Result{Job: *job.ID}}
-	e.w = &watcher{nomad: nomad, sink: opts.Sink, job: *job.ID, requests: &e.res.Requests}
+	e := newEngine(nomad, *job.ID, opts)
 	err := e.run(ctx, job)
 	return e.res, err
 }

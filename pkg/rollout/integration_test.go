@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -292,6 +293,70 @@ func TestRollingThenCanaryReleases(t *testing.T) {
 		}
 		if res2.Outcome != rollout.Succeeded || res2.JobVersion != res.JobVersion {
 			t.Fatalf("second run: %s version %d, want succeeded version %d", res2.Outcome, res2.JobVersion, res.JobVersion)
+		}
+	})
+
+	t.Run("promote by hand", func(t *testing.T) {
+		res, _ := r.deploy(r.job(jobOpts{version: "8", count: 2, canary: 1}), rollout.Options{Detach: true})
+		if res.Outcome != rollout.Waiting {
+			t.Fatalf("outcome %s, want waiting", res.Outcome)
+		}
+		pres, err := rollout.Promote(context.Background(), r.nomad, "pingapp", nil)
+		if err != nil || pres.Outcome != rollout.Succeeded {
+			t.Fatalf("promote: %s, %v", pres.Outcome, err)
+		}
+		if got := r.versionsServing(); got["8"] != 2 || len(got) != 1 {
+			t.Fatalf("serving %v, want version 8 only", got)
+		}
+	})
+
+	t.Run("abort reverts", func(t *testing.T) {
+		res, _ := r.deploy(r.job(jobOpts{version: "9", count: 2, canary: 1}), rollout.Options{Detach: true})
+		if res.Outcome != rollout.Waiting {
+			t.Fatalf("outcome %s, want waiting", res.Outcome)
+		}
+		ares, err := rollout.Abort(context.Background(), r.nomad, "pingapp", nil)
+		if err != nil || ares.Outcome != rollout.RolledBack {
+			t.Fatalf("abort: %s, %v", ares.Outcome, err)
+		}
+		if got := r.versionsServing(); got["8"] != 2 || len(got) != 1 {
+			t.Fatalf("serving %v, want version 8 only", got)
+		}
+		if _, err := rollout.Promote(context.Background(), r.nomad, "pingapp", nil); !errors.Is(err, rollout.ErrNoActiveDeployment) {
+			t.Errorf("promote with nothing in flight: %v, want ErrNoActiveDeployment", err)
+		}
+	})
+
+	t.Run("rollback to a tagged version and history", func(t *testing.T) {
+		tagged, _, err := r.nomad.Jobs().VersionByTag("pingapp", "release-2", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := rollout.Rollback(context.Background(), r.nomad, "pingapp", tagged.Version, nil)
+		if err != nil || res.Outcome != rollout.RolledBack {
+			t.Fatalf("rollback: %s, %v", res.Outcome, err)
+		}
+		if got := r.versionsServing(); got["2"] != 2 || len(got) != 1 {
+			t.Fatalf("serving %v, want version 2 only", got)
+		}
+		hist, err := rollout.History(context.Background(), r.nomad, "pingapp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hist[0].Version != res.JobVersion || hist[0].AppVersion != "2" || hist[0].Deployment != "successful" {
+			t.Errorf("newest history entry %+v, want version %d of app version 2, successful", hist[0], res.JobVersion)
+		}
+		var sawTag, sawFailed bool
+		for _, h := range hist {
+			sawTag = sawTag || h.Tag == "release-2"
+			sawFailed = sawFailed || h.Deployment == "failed"
+		}
+		if !sawTag || !sawFailed {
+			t.Errorf("history lacks the release tag (%v) or a failed deployment (%v): %+v", sawTag, sawFailed, hist)
+		}
+		st, err := rollout.CurrentStatus(context.Background(), r.nomad, "pingapp")
+		if err != nil || st.JobVersion != res.JobVersion || st.Status != "successful" {
+			t.Errorf("status %+v, %v", st, err)
 		}
 	})
 }

@@ -1,0 +1,223 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	nomadapi "github.com/hashicorp/nomad/api"
+)
+
+// ErrNoActiveDeployment means there is nothing in flight to act on.
+var ErrNoActiveDeployment = errors.New("no active deployment")
+
+// Promote promotes the canaries of job's active deployment and follows it
+// to its end.
+func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (Result, error) {
+	e := newEngine(nomad, job, Options{Sink: sink})
+	d, err := e.active(ctx)
+	if err != nil {
+		return e.res, err
+	}
+	if !hasCanaries(d) || allPromoted(d) {
+		return e.res, fmt.Errorf("deployment %s of %s has no canaries waiting for promotion", short(d.ID), job)
+	}
+	e.res.Requests++
+	if _, _, err := nomad.Deployments().PromoteAll(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
+		return e.res, &ClusterError{Op: "promote", Err: err}
+	}
+	e.emit(EventPromoted, d, "promoted by hand")
+	if d, err = e.w.until(ctx, d.ID, terminal); err != nil {
+		return e.res, err
+	}
+	return e.res, e.finish(ctx, d)
+}
+
+// Abort fails job's active deployment; with auto_revert Nomad then restores
+// the last stable version, which Abort follows to its end.
+func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (Result, error) {
+	e := newEngine(nomad, job, Options{Sink: sink})
+	d, err := e.active(ctx)
+	if err != nil {
+		return e.res, err
+	}
+	e.res.Requests++
+	if _, _, err := nomad.Deployments().Fail(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
+		return e.res, &ClusterError{Op: "fail deployment", Err: err}
+	}
+	e.emit(EventFailed, d, "aborted by hand")
+	if d, err = e.w.until(ctx, d.ID, terminal); err != nil {
+		return e.res, err
+	}
+	return e.res, e.finish(ctx, d)
+}
+
+// Rollback reverts job to version (or, when version is nil, to the newest
+// stable version older than the current one) and follows the revert's
+// deployment. EnforcePriorVersion makes the revert fail rather than undo a
+// version someone registered in the meantime.
+func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *uint64, sink Sink) (Result, error) {
+	e := newEngine(nomad, job, Options{Sink: sink})
+	e.res.Requests++
+	versions, _, _, err := nomad.Jobs().Versions(job, false, (&nomadapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return e.res, &ClusterError{Op: "read versions", Err: err}
+	}
+	if len(versions) == 0 {
+		return e.res, fmt.Errorf("job %s has no versions", job)
+	}
+	current := *versions[0].Version // newest first
+	target, err := rollbackTarget(versions, version)
+	if err != nil {
+		return e.res, err
+	}
+	e.res.Requests++
+	if _, _, err := nomad.Jobs().Revert(job, target, &current, (&nomadapi.WriteOptions{}).WithContext(ctx), "", ""); err != nil {
+		return e.res, &ClusterError{Op: "revert", Err: err}
+	}
+	e.res.JobVersion = current + 1
+	e.emit(EventRollingBack, nil, "reverting %s from version %d to version %d", job, current, target)
+	d, err := e.w.deploymentFor(ctx, current+1, time.Minute)
+	if err != nil {
+		return e.res, err
+	}
+	e.res.DeploymentID = d.ID
+	if d, err = e.w.until(ctx, d.ID, terminal); err != nil {
+		return e.res, err
+	}
+	if d.Status != nomadapi.DeploymentStatusSuccessful {
+		e.res.Outcome = Failed
+		e.emit(EventFailed, d, "the revert deployment %s: %s", d.Status, d.StatusDescription)
+		return e.res, nil
+	}
+	e.res.Outcome = RolledBack
+	e.emit(EventRolledBack, d, "rolled back to version %d (now version %d)", target, d.JobVersion)
+	return e.res, nil
+}
+
+func rollbackTarget(versions []*nomadapi.Job, want *uint64) (uint64, error) {
+	current := *versions[0].Version
+	if want != nil {
+		if *want == current {
+			return 0, fmt.Errorf("version %d is the current version", *want)
+		}
+		for _, v := range versions {
+			if *v.Version == *want {
+				return *want, nil
+			}
+		}
+		return 0, fmt.Errorf("no version %d (Nomad keeps a limited history; see `hstack history`)", *want)
+	}
+	for _, v := range versions[1:] {
+		if v.Stable != nil && *v.Stable {
+			return *v.Version, nil
+		}
+	}
+	return 0, fmt.Errorf("no stable version older than %d to roll back to", current)
+}
+
+// Version is one line of `hstack history`.
+type Version struct {
+	Version    uint64    `json:"version"`
+	Stable     bool      `json:"stable"`
+	Submitted  time.Time `json:"submitted"`
+	AppVersion string    `json:"app_version,omitempty"`
+	Tag        string    `json:"tag,omitempty"`
+	Deployment string    `json:"deployment_status,omitempty"`
+	Message    string    `json:"deployment_message,omitempty"`
+}
+
+// History lists job's versions, newest first, with their deployments'
+// outcomes.
+func History(ctx context.Context, nomad *nomadapi.Client, job string) ([]Version, error) {
+	q := (&nomadapi.QueryOptions{}).WithContext(ctx)
+	versions, _, _, err := nomad.Jobs().Versions(job, false, q)
+	if err != nil {
+		return nil, &ClusterError{Op: "read versions", Err: err}
+	}
+	deps, _, err := nomad.Jobs().Deployments(job, true, q)
+	if err != nil {
+		return nil, &ClusterError{Op: "read deployments", Err: err}
+	}
+	byVersion := map[uint64]*nomadapi.Deployment{}
+	for _, d := range deps {
+		if old, ok := byVersion[d.JobVersion]; !ok || d.CreateIndex > old.CreateIndex {
+			byVersion[d.JobVersion] = d
+		}
+	}
+	var out []Version
+	for _, v := range versions {
+		h := Version{Version: *v.Version, Stable: v.Stable != nil && *v.Stable}
+		if v.SubmitTime != nil {
+			h.Submitted = time.Unix(0, *v.SubmitTime).UTC()
+		}
+		h.AppVersion = v.Meta["version"]
+		if v.VersionTag != nil {
+			h.Tag = v.VersionTag.Name
+		}
+		if d := byVersion[h.Version]; d != nil {
+			h.Deployment, h.Message = d.Status, d.StatusDescription
+		}
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version > out[j].Version })
+	return out, nil
+}
+
+// Status is the live state of a job's latest deployment.
+type Status struct {
+	Job          string        `json:"job"`
+	JobVersion   uint64        `json:"job_version"`
+	AppVersion   string        `json:"app_version,omitempty"`
+	Strategy     string        `json:"strategy,omitempty"`
+	DeploymentID string        `json:"deployment_id,omitempty"`
+	Status       string        `json:"status,omitempty"`
+	Description  string        `json:"description,omitempty"`
+	Groups       []GroupStatus `json:"groups,omitempty"`
+}
+
+// CurrentStatus reads job and its latest deployment.
+func CurrentStatus(ctx context.Context, nomad *nomadapi.Client, job string) (Status, error) {
+	q := (&nomadapi.QueryOptions{}).WithContext(ctx)
+	j, _, err := nomad.Jobs().Info(job, q)
+	if err != nil {
+		return Status{}, &ClusterError{Op: "read job", Err: err}
+	}
+	st := Status{Job: job, JobVersion: *j.Version, AppVersion: j.Meta["version"], Strategy: j.Meta["hstack_strategy"]}
+	d, _, err := nomad.Jobs().LatestDeployment(job, q)
+	if err != nil {
+		return st, &ClusterError{Op: "read deployment", Err: err}
+	}
+	if d != nil {
+		st.DeploymentID, st.Status, st.Description, st.Groups = d.ID, d.Status, d.StatusDescription, groupsOf(d)
+	}
+	return st, nil
+}
+
+func newEngine(nomad *nomadapi.Client, job string, opts Options) *engine {
+	if opts.Sink == nil {
+		opts.Sink = SinkFunc(func(Event) {})
+	}
+	if opts.DeploymentTimeout == 0 {
+		opts.DeploymentTimeout = time.Minute
+	}
+	e := &engine{nomad: nomad, opts: opts, res: Result{Job: job}}
+	e.w = &watcher{nomad: nomad, sink: opts.Sink, job: job, requests: &e.res.Requests}
+	return e
+}
+
+// active returns job's running deployment.
+func (e *engine) active(ctx context.Context) (*nomadapi.Deployment, error) {
+	e.res.Requests++
+	d, _, err := e.nomad.Jobs().LatestDeployment(e.res.Job, (&nomadapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, &ClusterError{Op: "read deployment", Err: err}
+	}
+	if d == nil || terminal(d) {
+		return nil, fmt.Errorf("%s: %w", e.res.Job, ErrNoActiveDeployment)
+	}
+	e.res.JobVersion, e.res.DeploymentID = d.JobVersion, d.ID
+	return d, nil
+}
