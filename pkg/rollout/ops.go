@@ -17,6 +17,11 @@ var ErrNoActiveDeployment = errors.New("no active deployment")
 // to its end.
 func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (Result, error) {
 	e := newEngine(nomad, job, Options{Sink: sink})
+	if cur, err := e.current(ctx); err != nil {
+		return e.res, err
+	} else if group, baseline, ok := stepped(cur); ok {
+		return e.res, e.promoteStepped(ctx, cur, group, baseline)
+	}
 	d, err := e.active(ctx)
 	if err != nil {
 		return e.res, err
@@ -39,6 +44,11 @@ func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink)
 // the last stable version, which Abort follows to its end.
 func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (Result, error) {
 	e := newEngine(nomad, job, Options{Sink: sink})
+	if cur, err := e.current(ctx); err != nil {
+		return e.res, err
+	} else if _, baseline, ok := stepped(cur); ok {
+		return e.res, e.revertTo(ctx, baseline)
+	}
 	d, err := e.active(ctx)
 	if err != nil {
 		return e.res, err
@@ -206,6 +216,15 @@ func newEngine(nomad *nomadapi.Client, job string, opts Options) *engine {
 	e := &engine{nomad: nomad, opts: opts, res: Result{Job: job}}
 	e.w = &watcher{nomad: nomad, sink: opts.Sink, job: job, requests: &e.res.Requests}
 	return e
+}
+
+func (e *engine) current(ctx context.Context) (*nomadapi.Job, error) {
+	e.res.Requests++
+	j, _, err := e.nomad.Jobs().Info(e.res.Job, (&nomadapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, &ClusterError{Op: "read job", Err: err}
+	}
+	return j, nil
 }
 
 // active returns job's running deployment.
