@@ -26,6 +26,18 @@ variable "pingapp_bin" {
   description = "The pingapp binary run by raw_exec in dev (relative to this file)."
 }
 
+variable "database_port" {
+  type        = number
+  default     = 5432
+  description = "Port of the dev database (hstack dev up uses PostgreSQL's standard port)."
+}
+
+variable "ingress_port" {
+  type        = number
+  default     = 8080
+  description = "Port the ingress listens on."
+}
+
 variable "log_level" {
   type    = string
   default = "info"
@@ -47,7 +59,7 @@ stack "shop" {
 database "main" {
   # The dev stack's private PostgreSQL. prod replaces this with Aurora.
   address = "127.0.0.1"
-  port    = 5432
+  port    = var.database_port
   name    = "postgres"
 
   vault_mount = "database"
@@ -143,7 +155,7 @@ notifier "ops" {
 # --------------------------------------------------------------- ingress --
 
 ingress {
-  port = 8080
+  port = var.ingress_port
 
   route "pingapp" {
     app         = "pingapp"
@@ -204,8 +216,20 @@ environment "dev" {
   }
 
   monitoring {
+    # Faster feedback on a laptop.
+    prometheus {
+      scrape_interval = "5s"
+    }
+
+    # No Vault secret for a pager locally: alerts go to an email address
+    # that nothing delivers to (there is no SMTP relay on the dev stack);
+    # see them in Alertmanager's UI or API.
     alertmanager {
-      enabled = false
+      receiver "oncall" {
+        type      = "email"
+        key_vault = null
+        to        = "oncall@localhost"
+      }
     }
     grafana {
       enabled = false

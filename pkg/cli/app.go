@@ -56,6 +56,8 @@ func newApp(extra ...*cli.Command) *cli.App {
 			versionCommand(),
 			devCommand(),
 			validateCommand(),
+			renderCommand(),
+			planCommand(),
 		}, extra...),
 		// --version would claim -v, which later commands may want for
 		// --verbose; `hstack version` is the one way to ask.

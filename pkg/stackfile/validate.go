@@ -203,9 +203,9 @@ func (d *decoder) validateRollout(s *Stack, a *App, r *Rollout) {
 		}
 		prev = max(prev, st.Canary)
 		for i, name := range st.Analysis {
-			if r.Analysis(name) == nil {
+			if r.Analysis(name) == nil && !isBuiltinAnalysis(name) {
 				d.errorf(d.elemRangeOf(st.Attrs, "analysis", i, st.DeclRange), "Reference to undeclared analysis",
-					"This step runs analysis %q, which the rollout does not declare.%s", name, declared("analysis", analyses))
+					"This step runs analysis %q, which the rollout does not declare and is not a built-in (%s).%s", name, strings.Join(BuiltinAnalyses, ", "), declared("analysis", analyses))
 			}
 		}
 	}
@@ -356,4 +356,18 @@ func declared(kind string, candidates []string) string {
 		q[i] = fmt.Sprintf("%q", c)
 	}
 	return fmt.Sprintf(" Declared: %s.", strings.Join(q, ", "))
+}
+
+// BuiltinAnalyses are the analyses a step may name without declaring them;
+// pkg/analysis defines their queries (and a test there keeps the two lists
+// equal: this package cannot import that one).
+var BuiltinAnalyses = []string{"latency-p99", "success-rate"}
+
+func isBuiltinAnalysis(name string) bool {
+	for _, b := range BuiltinAnalyses {
+		if b == name {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,484 @@
+package render
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/hstack-dev/hstack/pkg/stackfile"
+	"github.com/hstack-dev/hstack/pkg/version"
+)
+
+// Meta keys hstack sets. The version and commit keys are shared with the
+// app's own meta (an app may set them itself); the hstack_ ones are
+// reserved.
+const (
+	metaVersion       = "version"
+	metaCommit        = "commit"
+	metaCanary        = "canary"
+	metaHstackVersion = "hstack_version"
+	metaStack         = "hstack_stack"
+	metaStrategy      = "hstack_strategy"
+)
+
+// Docker tasks run as nobody: nothing in a web app needs root, and the
+// credentials file is chowned to this user so the app can read it.
+const (
+	nobodyID   = 65534
+	dockerUser = "65534:65534"
+)
+
+// DatabaseConnFile is where an app finds its PostgreSQL connection string,
+// relative to the task's secrets directory; DATABASE_URL_FILE points at it.
+const DatabaseConnFile = "database.conn"
+
+func hstackVersion() string { return version.Get().Version }
+
+// appJob renders one app as a service job with one group and one task, all
+// named after the app.
+func appJob(st *stackfile.Stack, app *stackfile.App, local bool, opts Options) (*nomadapi.Job, error) {
+	for k := range app.Meta {
+		if strings.HasPrefix(k, "hstack_") {
+			return nil, fmt.Errorf("app %q: meta key %q: keys starting with hstack_ are reserved for hstack", app.Name, k)
+		}
+	}
+	ver, commit := appVersion(app, opts), appCommit(app, opts)
+	r := app.Rollout
+
+	jobMeta := cloneMap(app.Meta)
+	maps.Copy(jobMeta, stackMeta(st))
+	jobMeta[metaStrategy] = string(r.Strategy)
+	svcMeta := cloneMap(app.Meta)
+	setNonEmpty(jobMeta, metaVersion, ver)
+	setNonEmpty(jobMeta, metaCommit, commit)
+	setNonEmpty(svcMeta, metaVersion, ver)
+	setNonEmpty(svcMeta, metaCommit, commit)
+
+	services, err := appServices(st, app, svcMeta)
+	if err != nil {
+		return nil, err
+	}
+	task, err := appTask(st, app)
+	if err != nil {
+		return nil, err
+	}
+
+	tg := &nomadapi.TaskGroup{
+		Name:  ptr(app.Name),
+		Count: ptr(app.Count),
+		// The group's services are deregistered first; the tasks get
+		// their stop signal shutdown_delay later, once the ingress has
+		// stopped sending them requests.
+		ShutdownDelay: ptr(app.ShutdownDelay),
+		Networks:      []*nomadapi.NetworkResource{appNetwork(app)},
+		Services:      services,
+		Update:        updateStrategy(app),
+		RestartPolicy: &nomadapi.RestartPolicy{
+			Attempts: ptr(3),
+			Interval: ptr(5 * time.Minute),
+			Delay:    ptr(10 * time.Second),
+			// Then the allocation fails and the reschedule policy moves
+			// it, possibly to a healthier node.
+			Mode: ptr("fail"),
+		},
+		ReschedulePolicy: &nomadapi.ReschedulePolicy{
+			Delay:         ptr(30 * time.Second),
+			DelayFunction: ptr("exponential"),
+			MaxDelay:      ptr(10 * time.Minute),
+			Unlimited:     ptr(true),
+		},
+		Scaling: scalingPolicy(app),
+		Tasks:   []*nomadapi.Task{task},
+	}
+	if app.DistinctHosts {
+		tg.Constraints = append(tg.Constraints, &nomadapi.Constraint{Operand: "distinct_hosts", RTarget: "true"})
+	}
+	// Availability zones exist only on a cluster; on a laptop every
+	// instance is on the one node anyway.
+	if app.SpreadAcrossZones && !local {
+		tg.Spreads = append(tg.Spreads, &nomadapi.Spread{Attribute: AZAttribute, Weight: ptr(int8(100))})
+	}
+
+	return &nomadapi.Job{
+		ID:          ptr(app.Name),
+		Name:        ptr(app.Name),
+		Type:        ptr(nomadapi.JobTypeService),
+		Region:      ptr(st.Region),
+		Namespace:   ptr(st.Namespace),
+		Datacenters: append([]string(nil), st.Datacenters...),
+		Meta:        jobMeta,
+		TaskGroups:  []*nomadapi.TaskGroup{tg},
+	}, nil
+}
+
+// AZAttribute is the node attribute spread_across_zones spreads over: the
+// availability zone Nomad's AWS fingerprinter reports.
+const AZAttribute = "${attr.platform.aws.placement.availability-zone}"
+
+// appVersion is the version canaries are told apart by: the app's own
+// meta.version, else the release version, else the image tag.
+func appVersion(app *stackfile.App, opts Options) string {
+	if v := app.Meta[metaVersion]; v != "" {
+		return v
+	}
+	if opts.Version != "" {
+		return opts.Version
+	}
+	return imageTag(app.Image)
+}
+
+func appCommit(app *stackfile.App, opts Options) string {
+	if c := app.Meta[metaCommit]; c != "" {
+		return c
+	}
+	return opts.Commit
+}
+
+// imageTag returns the tag of a Docker image reference, "" when it has
+// none or is pinned by digest only.
+func imageTag(image string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		image = image[:i]
+	}
+	slash := strings.LastIndex(image, "/")
+	if colon := strings.LastIndex(image, ":"); colon > slash {
+		return image[colon+1:]
+	}
+	return ""
+}
+
+// cloneMap never returns nil, unlike maps.Clone, so the copy can be
+// written to.
+func cloneMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+4)
+	maps.Copy(out, m)
+	return out
+}
+
+func setNonEmpty(m map[string]string, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+func appNetwork(app *stackfile.App) *nomadapi.NetworkResource {
+	n := &nomadapi.NetworkResource{}
+	for _, p := range app.Ports {
+		port := nomadapi.Port{Label: p.Name}
+		// raw_exec shares the host's network: the app must listen on the
+		// allocated port itself, and a `to` would only make NOMAD_PORT_x
+		// lie about it.
+		if app.Driver == stackfile.DriverDocker {
+			port.To = p.To
+		}
+		n.DynamicPorts = append(n.DynamicPorts, port)
+	}
+	return n
+}
+
+// ServiceName is the Consul service of app's port: the app's name for its
+// first port (the one the health check and most routes use), and
+// "<app>-<port>" for another port a route sends traffic to.
+func ServiceName(app *stackfile.App, port string) string {
+	if port == "" || len(app.Ports) == 0 || port == app.Ports[0].Name {
+		return app.Name
+	}
+	return app.Name + "-" + strings.ToLower(strings.ReplaceAll(port, "_", "-"))
+}
+
+func appServices(st *stackfile.Stack, app *stackfile.App, meta map[string]string) ([]*nomadapi.Service, error) {
+	ports := []string{app.Ports[0].Name}
+	if st.Ingress != nil {
+		for _, rt := range st.Ingress.Routes {
+			if rt.App == app.Name && rt.Port != "" && !contains(ports, rt.Port) {
+				ports = append(ports, rt.Port)
+			}
+		}
+	}
+	var checks []nomadapi.ServiceCheck
+	if h := app.Health; h != nil {
+		c := nomadapi.ServiceCheck{
+			Name:      app.Name + " health",
+			Type:      string(h.Type),
+			PortLabel: h.Port,
+			Interval:  h.Interval,
+			Timeout:   h.Timeout,
+		}
+		if h.Type == stackfile.HealthHTTP {
+			c.Path = h.Path
+		}
+		checks = append(checks, c)
+	}
+	canaries := app.Rollout.Canary > 0
+	var out []*nomadapi.Service
+	for _, port := range ports {
+		name := ServiceName(app, port)
+		if !isDNSLabel(name) {
+			return nil, fmt.Errorf("app %q: Consul service name %q for port %q is not a DNS label (lowercase letters, digits, -; at most 63)", app.Name, name, port)
+		}
+		svc := &nomadapi.Service{
+			Name:      name,
+			Provider:  "consul",
+			PortLabel: port,
+			Tags:      append([]string(nil), app.Tags...),
+			Meta:      cloneMap(meta),
+			// Every service of the app carries the app's check, so traffic
+			// to any of its ports stops when the app is unhealthy.
+			Checks: append([]nomadapi.ServiceCheck(nil), checks...),
+		}
+		if canaries {
+			// Nomad registers canaries with canary_tags and canary_meta
+			// instead of tags and meta, not in addition to them.
+			svc.CanaryTags = append(append([]string(nil), app.Tags...), metaCanary)
+			svc.CanaryMeta = cloneMap(meta)
+			svc.CanaryMeta[metaCanary] = "true"
+		}
+		out = append(out, svc)
+	}
+	return out, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// updateStrategy maps a rollout onto Nomad's update block. Nomad runs the
+// canaries and waits for their checks; the rollout's steps, analyses and
+// smoke tests are hstack's to run, which is why Nomad only promotes by
+// itself when there is nothing for hstack to check first.
+func updateStrategy(app *stackfile.App) *nomadapi.UpdateStrategy {
+	r := app.Rollout
+	u := &nomadapi.UpdateStrategy{
+		MaxParallel:      ptr(r.MaxParallel),
+		HealthCheck:      ptr("checks"),
+		MinHealthyTime:   ptr(r.MinHealthyTime),
+		HealthyDeadline:  ptr(r.HealthyDeadline),
+		ProgressDeadline: ptr(r.ProgressDeadline),
+		AutoRevert:       ptr(r.AutoRevert),
+		AutoPromote:      ptr(false),
+		Canary:           ptr(0),
+	}
+	if app.Health == nil {
+		// Without a check, "checks" would call an instance healthy the
+		// moment its task starts anyway; say so honestly.
+		u.HealthCheck = ptr("task_states")
+	}
+	switch r.Strategy {
+	case stackfile.StrategyCanary:
+		u.Canary = ptr(r.Canary)
+	case stackfile.StrategyBlueGreen:
+		// Green is a full copy of blue; on promotion all of blue goes at
+		// once.
+		u.Canary = ptr(app.Count)
+		u.MaxParallel = ptr(max(app.Count, 1))
+	}
+	if *u.Canary > 0 {
+		u.AutoPromote = ptr(r.AutoPromote && len(r.Steps) == 0 && len(r.SmokeTests) == 0)
+	}
+	return u
+}
+
+// scalingPolicy is a Nomad Autoscaler policy: keep the per-instance value
+// of the query at the target.
+func scalingPolicy(app *stackfile.App) *nomadapi.ScalingPolicy {
+	s := app.Scaling
+	if s == nil {
+		return nil
+	}
+	var target any = s.Target
+	if s.Target == float64(int64(s.Target)) {
+		// What the jobspec parser yields for a whole number, so the file
+		// reads back as the value hstack submits.
+		target = int(s.Target)
+	}
+	return &nomadapi.ScalingPolicy{
+		Min:     ptr(int64(s.Min)),
+		Max:     ptr(int64(s.Max)),
+		Enabled: ptr(true),
+		Policy: map[string]any{
+			"evaluation_interval": duration(s.EvaluationInterval),
+			"cooldown":            duration(s.Cooldown),
+			"check": []map[string]any{{
+				"query": []map[string]any{{
+					"source": "prometheus",
+					"query":  s.Query,
+					"strategy": []map[string]any{{
+						"target-value": []map[string]any{{"target": target}},
+					}},
+				}},
+			}},
+		},
+	}
+}
+
+// duration formats d the way people write it in job files: "1m", not
+// "1m0s".
+func duration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func appTask(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Task, error) {
+	t := &nomadapi.Task{
+		Name:        app.Name,
+		Driver:      string(app.Driver),
+		KillTimeout: ptr(app.KillTimeout),
+		Resources: &nomadapi.Resources{
+			CPU:      ptr(app.Resources.CPU),
+			MemoryMB: ptr(app.Resources.Memory),
+		},
+	}
+	if app.Resources.MemoryMax > 0 {
+		t.Resources.MemoryMaxMB = ptr(app.Resources.MemoryMax)
+	}
+	args := make([]any, len(app.Args))
+	for i, a := range app.Args {
+		args[i] = a
+	}
+	switch app.Driver {
+	case stackfile.DriverDocker:
+		ports := make([]any, len(app.Ports))
+		for i, p := range app.Ports {
+			ports[i] = p.Name
+		}
+		t.User = dockerUser
+		t.Config = map[string]any{
+			"image":           app.Image,
+			"ports":           ports,
+			"readonly_rootfs": true,
+			"cap_drop":        []any{"ALL"},
+			"security_opt":    []any{"no-new-privileges"},
+			// The root filesystem is read-only; many runtimes still want
+			// a scratch directory.
+			"mount": []map[string]any{{
+				"type":          "tmpfs",
+				"target":        "/tmp",
+				"readonly":      false,
+				"tmpfs_options": []map[string]any{{"size": 64 << 20}},
+			}},
+		}
+		if app.Command != "" {
+			t.Config["command"] = app.Command
+		}
+	case stackfile.DriverRawExec:
+		cmd := st.Path(app.Command)
+		if abs, err := filepath.Abs(cmd); err == nil {
+			cmd = abs
+		}
+		t.Config = map[string]any{"command": cmd}
+	default:
+		return nil, fmt.Errorf("app %q: unsupported driver %q", app.Name, app.Driver)
+	}
+	if len(args) > 0 {
+		t.Config["args"] = args
+	}
+
+	env := cloneMap(app.Env)
+	if app.Database != nil {
+		if _, ok := env[DatabaseURLFileEnv]; ok {
+			return nil, fmt.Errorf("app %q: env %s is set by hstack for apps with a database; remove it from env", app.Name, DatabaseURLFileEnv)
+		}
+		tmpl, err := databaseTemplate(st, app)
+		if err != nil {
+			return nil, err
+		}
+		t.Templates = []*nomadapi.Template{tmpl}
+		// The task logs in to Vault with its workload identity under the
+		// cluster's default role. The token stays out of the environment:
+		// only the template runner uses it, and a token change needs no
+		// restart because the runner re-renders the credentials itself.
+		t.Vault = &nomadapi.Vault{ChangeMode: ptr("noop"), Env: ptr(false)}
+		env[DatabaseURLFileEnv] = "${NOMAD_SECRETS_DIR}/" + DatabaseConnFile
+	}
+	if len(env) > 0 {
+		t.Env = env
+	}
+	return t, nil
+}
+
+// DatabaseURLFileEnv names the file holding the app's libpq connection
+// string. The string itself is never in the environment: it holds a
+// password.
+const DatabaseURLFileEnv = "DATABASE_URL_FILE"
+
+// databaseTemplate renders short-lived PostgreSQL credentials from Vault
+// into the task's secrets directory as a libpq keyword/value string. On
+// rotation the file is rewritten and the app gets SIGHUP, so it can
+// reconnect without a restart.
+func databaseTemplate(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Template, error) {
+	db := st.Database(app.Database.Name)
+	if db == nil {
+		return nil, fmt.Errorf("app %q: database %q is not declared", app.Name, app.Database.Name)
+	}
+	// The Vault policy for Nomad workloads lets job X read only
+	// <mount>/creds/X, so any other role would be refused at run time.
+	if app.Database.Role != app.Name {
+		return nil, fmt.Errorf("app %q: database role %q must be named after the app (%q): Vault lets a job read only %s/creds/<its job ID>; rename the role in database %q",
+			app.Name, app.Database.Role, app.Name, db.VaultMount, db.Name)
+	}
+	host, port, sslmode := db.Address, db.Port, "require"
+	if db.FromTerraform != nil {
+		// The endpoint is only known to Terraform; the cluster registers
+		// it in Consul as a service named after the database, which every
+		// node resolves through Consul DNS.
+		host, port = db.Name+".service.consul", 5432
+	}
+	if isLoopback(host) {
+		// Traffic that never leaves the machine (the dev stack's
+		// PostgreSQL) has nothing to encrypt against.
+		sslmode = "disable"
+	}
+	for _, v := range []string{host, db.DatabaseName, db.VaultMount, app.Database.Role} {
+		if strings.Contains(v, "{{") || strings.Contains(v, "}}") {
+			return nil, fmt.Errorf("app %q: database %q: %q would be read as a template action", app.Name, db.Name, v)
+		}
+	}
+	path := db.VaultMount + "/creds/" + app.Database.Role
+	data := fmt.Sprintf("{{ with secret %q }}host=%s port=%d dbname=%s user={{ .Data.username }} password={{ .Data.password }} sslmode=%s{{ end }}\n",
+		path, libpqValue(host), port, libpqValue(db.DatabaseName), sslmode)
+	t := &nomadapi.Template{
+		EmbeddedTmpl: ptr(data),
+		DestPath:     ptr("secrets/" + DatabaseConnFile),
+		Perms:        ptr("0600"),
+		ChangeMode:   ptr("signal"),
+		ChangeSignal: ptr("SIGHUP"),
+	}
+	if app.Driver == stackfile.DriverDocker {
+		// 0600 and owned by root would lock out the app, which runs as
+		// nobody.
+		t.Uid, t.Gid = ptr(nobodyID), ptr(nobodyID)
+	}
+	return t, nil
+}
+
+// libpqValue quotes a keyword/value connection string value when needed.
+func libpqValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, " '\\\t\n") {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
