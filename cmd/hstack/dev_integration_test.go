@@ -141,6 +141,9 @@ func TestDevUpTwiceThenDownLeavesNothing(t *testing.T) {
 	if sleeperRunning(stackDir) {
 		t.Error("the Nomad task survived dev down")
 	}
+	if mounts, _ := devstack.MountsUnder(stackDir); len(mounts) > 0 {
+		t.Errorf("dev down left %d mounts (task secrets tmpfs), e.g. %s", len(mounts), mounts[0])
+	}
 	if _, err := os.Stat(filepath.Join(stackDir, devstack.EnvFile)); !os.IsNotExist(err) {
 		t.Errorf("dev.env still present after down: %v", err)
 	}

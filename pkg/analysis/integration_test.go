@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -200,20 +200,8 @@ scrape_configs:
 		"--web.listen-address="+addr,
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	devstacktest.StartDaemon(t, cmd)
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
 		if t.Failed() {
 			t.Logf("--- prometheus log:\n%s", tailFile(logPath, 30))
 		}
@@ -229,11 +217,10 @@ scrape_configs:
 				return url
 			}
 		}
-		select {
-		case <-exited:
+		if devstacktest.Exited(cmd) {
 			t.Fatalf("prometheus exited early:\n%s", tailFile(logPath, 30))
-		case <-time.After(200 * time.Millisecond):
 		}
+		time.Sleep(200 * time.Millisecond)
 		if time.Now().After(deadline) {
 			t.Fatalf("prometheus not ready at %s within 30s:\n%s", url, tailFile(logPath, 30))
 		}

@@ -272,6 +272,12 @@ func (s *Stack) prepare() error {
 		}
 		s.state.PGPassword = randomSecret()
 	}
+	if os.Geteuid() == 0 {
+		// Left by a stack that died without `dev down`.
+		if err := unmountUnder(s.path(NomadClient)); err != nil {
+			return err
+		}
+	}
 	for _, d := range []string{Nomad, NomadClient, Consul} {
 		if err := os.RemoveAll(s.path(d)); err != nil {
 			return err
@@ -738,6 +744,11 @@ func (s *Stack) Down(ctx context.Context) error {
 	}
 	if err := stopProcess(s.state.PIDs[Nomad], s.marker(Nomad), 15*time.Second); err != nil {
 		errs = append(errs, fmt.Errorf("nomad: %w", err))
+	}
+	if os.Geteuid() == 0 {
+		if err := unmountUnder(s.path(NomadClient)); err != nil {
+			errs = append(errs, fmt.Errorf("nomad task mounts: %w", err))
+		}
 	}
 	for _, c := range []string{Vault, Consul} {
 		if err := stopProcess(s.state.PIDs[c], s.marker(c), 10*time.Second); err != nil {

@@ -1,14 +1,13 @@
 package jobhcl
 
 import (
-	"bytes"
 	"fmt"
+	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -90,26 +89,7 @@ plugin "raw_exec" {
 		t.Fatal(err)
 	}
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	// Its own process group, so cleanup reaches anything the agent forks.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nomad: %v", err)
-	}
-	t.Cleanup(func() {
-		// Signal the group only while its leader is unreaped: a zombie
-		// still holds the PID, so the group ID cannot have been recycled.
-		// Once reaped, kill(-pgid) could hit an unrelated process group
-		// that was handed the same number (PIDs wrap quickly under load),
-		// such as a daemon another test just started with setsid.
-		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		deadline := time.Now().Add(15 * time.Second)
-		for !leaderExited(pgid) && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	devstacktest.StartDaemon(t, cmd)
 
 	conf := nomadapi.DefaultConfig()
 	conf.Address = fmt.Sprintf("http://127.0.0.1:%d", p[0])
@@ -123,7 +103,7 @@ plugin "raw_exec" {
 		if err == nil && leader != "" {
 			return client
 		}
-		if leaderExited(cmd.Process.Pid) {
+		if devstacktest.Exited(cmd) {
 			t.Fatalf("nomad agent exited early:\n%s", tail(logPath))
 		}
 		if time.Now().After(deadline) {
@@ -158,15 +138,4 @@ func tail(path string) string {
 		lines = lines[len(lines)-40:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// leaderExited reports whether pid has exited (it is a zombie awaiting
-// Wait, or gone).
-func leaderExited(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,21 +54,7 @@ func startVault(t *testing.T) *vaultapi.Client {
 		}
 	}
 	cmd.Env = append(env, "HOME="+home)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	})
+	devstacktest.StartDaemon(t, cmd)
 
 	cfg := vaultapi.DefaultConfig()
 	cfg.Address = "http://" + addr
@@ -83,11 +69,10 @@ func startVault(t *testing.T) *vaultapi.Client {
 		if _, err := c.Sys().ListMounts(); err == nil {
 			return c
 		}
-		select {
-		case <-exited:
+		if devstacktest.Exited(cmd) {
 			t.Fatal("vault server -dev exited early (its output is discarded because it contains the root token)")
-		case <-time.After(200 * time.Millisecond):
 		}
+		time.Sleep(200 * time.Millisecond)
 		if time.Now().After(deadline) {
 			t.Fatal("vault server -dev not ready within 30s")
 		}

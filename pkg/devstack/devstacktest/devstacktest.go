@@ -5,11 +5,14 @@ package devstacktest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,6 +81,9 @@ func Start(t testing.TB, opts ...func(*devstack.Options)) *devstack.Stack {
 		}
 		if left := s.Processes(); len(left) > 0 {
 			t.Errorf("processes left running after down: %v", left)
+		}
+		if mounts, _ := devstack.MountsUnder(dir); len(mounts) > 0 {
+			t.Errorf("%d mounts left after down, e.g. %s", len(mounts), mounts[0])
 		}
 		os.RemoveAll(dir)
 	})
@@ -169,4 +175,41 @@ func Eventually(t testing.TB, d time.Duration, what string, f func() error) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Fatalf("%s: not within %v: %v", what, d, err)
+}
+
+// StartDaemon starts cmd in a process group of its own and stops the whole
+// group when the test ends. The leader is reaped only after the group is
+// signalled: while it is an unreaped zombie its PID (and so the group ID)
+// cannot be recycled, so the signals can never reach an unrelated process
+// group that was handed the same number. (PIDs wrap within minutes on a
+// busy CI machine; a Wait in a goroutine would free the PID early.)
+func StartDaemon(t testing.TB, cmd *exec.Cmd) {
+	t.Helper()
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", cmd.Path, err)
+	}
+	t.Cleanup(func() {
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		deadline := time.Now().Add(15 * time.Second)
+		for !Exited(cmd) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+}
+
+// Exited reports whether a process started by StartDaemon has exited.
+func Exited(cmd *exec.Cmd) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
