@@ -119,6 +119,10 @@ func (s *Stack) nomadServerConfig() *hclwrite.File {
 	server := b.AppendNewBlock("server", nil).Body()
 	server.SetAttributeValue("enabled", cty.True)
 	server.SetAttributeValue("bootstrap_expect", cty.NumberIntVal(1))
+	// Jobs set memory_max as production does; without this Nomad ignores
+	// it and warns on every plan.
+	sched := server.AppendNewBlock("default_scheduler_config", nil).Body()
+	sched.SetAttributeValue("memory_oversubscription_enabled", cty.True)
 
 	consul := b.AppendNewBlock("consul", nil).Body()
 	consul.SetAttributeValue("address", cty.StringVal(loopback(p.ConsulHTTP)))

@@ -406,7 +406,11 @@ func (s *Stack) wait(ctx context.Context, component string, check func(context.C
 	var last error
 	op := func() error {
 		if pid, ok := s.state.PIDs[component]; ok && component != Postgres && !processAlive(pid, s.marker(component)) {
-			return backoff.Permanent(fmt.Errorf("%s exited during start-up", component))
+			how := exitStatus(pid)
+			if how == "" {
+				how = "state " + procState(pid)
+			}
+			return backoff.Permanent(fmt.Errorf("%s (pid %d) exited during start-up (%s)", component, pid, how))
 		}
 		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
 		defer ccancel()

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,9 +37,30 @@ func startDaemon(dir, logPath string, env []string, name string, args ...string)
 	}
 	pid := cmd.Process.Pid
 	// Reap it if it exits while we are still running, so it does not linger
-	// as a zombie that still answers kill(pid, 0).
-	go cmd.Wait()
+	// as a zombie that still answers kill(pid, 0), and keep how it ended.
+	go func() {
+		err := cmd.Wait()
+		exitsMu.Lock()
+		exits[pid] = cmd.ProcessState.String()
+		if err != nil && cmd.ProcessState == nil {
+			exits[pid] = err.Error()
+		}
+		exitsMu.Unlock()
+	}()
 	return pid, nil
+}
+
+var (
+	exitsMu sync.Mutex
+	exits   = map[int]string{}
+)
+
+// exitStatus says how a daemon this process started ended ("exit status 1",
+// "signal: killed"), or "" if unknown.
+func exitStatus(pid int) string {
+	exitsMu.Lock()
+	defer exitsMu.Unlock()
+	return exits[pid]
 }
 
 // processAlive reports whether pid is a live process whose command line
@@ -58,7 +80,12 @@ func processAlive(pid int, marker string) bool {
 	if marker == "" {
 		return true
 	}
-	return strings.Contains(cmdline(pid), marker)
+	cl := cmdline(pid)
+	// Empty while the process is still inside execve: exec.Cmd.Start
+	// returns once the close-on-exec pipe closes, before the kernel has set
+	// up the new program's arguments. A big binary (Nomad) on a busy
+	// machine stays in that window long enough to be seen.
+	return cl == "" || strings.Contains(cl, marker)
 }
 
 func cmdline(pid int) string {
@@ -222,4 +249,17 @@ func unescapeMountinfo(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// procState is the one-letter state of pid from /proc, "gone" if none.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "gone"
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return "unknown"
+	}
+	return fmt.Sprintf("%c, cmdline %q", b[i+2], cmdline(pid))
 }
