@@ -43,6 +43,12 @@ variable "log_level" {
   default = "info"
 }
 
+variable "extra_env" {
+  type        = map(string)
+  default     = {}
+  description = "Extra environment for pingapp, e.g. its FAULT_* knobs to make a bad release on purpose."
+}
+
 # ----------------------------------------------------------------- stack --
 
 stack "shop" {
@@ -90,9 +96,9 @@ app "pingapp" {
     to = 8080
   }
 
-  env = {
+  env = merge({
     LOG_LEVEL = var.log_level
-  }
+  }, var.extra_env)
   tags = ["web", "version-${var.image_tag}"]
   meta = {
     team    = "payments"
@@ -205,13 +211,29 @@ environment "dev" {
     command = var.pingapp_bin
     count   = 1
 
-    env = {
+    env = merge({
       LOG_LEVEL = "debug"
-    }
+    }, var.extra_env)
 
+    # A canary beside the running instance, judged by its smoke test and
+    # by its own success rate over a short window, then promoted.
     rollout {
+      strategy         = "canary"
+      canary           = 1
+      min_healthy_time = "5s"
       healthy_deadline = "1m"
       notify           = []
+
+      analysis "success-rate" {
+        query         = "1 - ((sum(rate(pingapp_http_requests_total{app=\"pingapp\",version=\"{{ .Version }}\",route=\"/ping\",code=~\"5..\"}[20s])) or vector(0)) / sum(rate(pingapp_http_requests_total{app=\"pingapp\",version=\"{{ .Version }}\",route=\"/ping\"}[20s])))"
+        interval      = "10s"
+        count         = 3
+        min           = 0.95
+        failure_limit = 0
+        # The first measurement comes as the canary turns healthy, before
+        # Prometheus has scraped it: allow that one to find no data.
+        inconclusive_limit = 1
+      }
     }
   }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# make demo: bring the local dev stack up, render the example hstack.hcl's
-# dev environment and run it: pingapp (credentials from Vault), the HAProxy
-# ingress, Prometheus, Alertmanager and node-exporter. Safe to run again.
+# make demo: bring the local dev stack up and release hstack.hcl's dev
+# environment with hstack deploy: pingapp (credentials from Vault), the
+# HAProxy ingress, Prometheus, Alertmanager and node-exporter; then release
+# pingapp's next version as a canary, judged on its metrics under load
+# through the ingress. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,17 +14,18 @@ source .hstack/dev.env
 export PATH="$(scripts/tools.sh --print-path nomad consul vault 2>/dev/null):$PATH"
 
 version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
-echo "==> rendering hstack.hcl for the dev environment into jobs/dev"
-$hstack render --env dev \
-  --var "pingapp_bin=$PWD/bin/pingapp" \
-  --var "database_port=$PGPORT" \
-  --app-version "$version"
+ingress=127.0.0.1:8080
+# Traffic through the ingress for as long as the demo runs (it fails until
+# the ingress exists): a canary's success rate is measured on it. Bounded:
+# it stops by itself.
+(for _ in $(seq 1 5000); do curl -s -o /dev/null -m 2 "http://$ingress/ping"; sleep 0.05; done) &
+load=$!
+trap 'kill $load 2>/dev/null || true' EXIT
 
-echo "==> running the rendered jobs on Nomad"
-for f in jobs/dev/*.nomad.hcl; do
-  printf '    %s\n' "$(basename "$f" .nomad.hcl)"
-  out=$(nomad job run -detach "$f" 2>&1) || { echo "$out" >&2; exit 1; }
-done
+vars=(--env dev --var "pingapp_bin=$PWD/bin/pingapp" --var "database_port=$PGPORT")
+
+echo "==> hstack deploy: hstack.hcl's dev environment (ingress, monitoring, pingapp 1.0.0)"
+$hstack deploy "${vars[@]}" --var image_tag=1.0.0 --commit "$version"
 
 passing() {
   curl -fsS "http://$CONSUL_HTTP_ADDR/v1/health/service/$1?passing=true" |
@@ -39,17 +42,16 @@ wait_for() {
   return 1
 }
 
-echo "==> waiting for Consul health checks"
 app=$(wait_for pingapp)
 prom=$(wait_for prometheus)
 am=$(wait_for alertmanager)
-ingress=127.0.0.1:8080
-for _ in $(seq 1 60); do
-  curl -fsS "http://$ingress/ping" >/dev/null 2>&1 && break
-  sleep 1
-done
 printf '==> GET http://%s/ping (through HAProxy, then PostgreSQL) -> ' "$ingress"
 curl -fsS "http://$ingress/ping"
+
+echo "==> hstack deploy: pingapp 1.0.1 as a canary, judged by its smoke test and success rate"
+$hstack deploy "${vars[@]}" --var image_tag=1.0.1 --commit "$version" pingapp
+kill $load 2>/dev/null || true
+app=$(wait_for pingapp)
 
 cat <<EOM
 
@@ -60,7 +62,9 @@ hstack dev stack is up, running hstack.hcl's dev environment:
   Nomad         $NOMAD_ADDR
   Consul        http://$CONSUL_HTTP_ADDR/ui
   Vault         $VAULT_ADDR   (root token in .hstack/dev.env)
-  pingapp       http://$app/metrics   (one instance, found through Consul)
+  pingapp       http://$app/metrics   (version 1.0.1, released as a canary)
+
+  hstack status pingapp --env dev      hstack history pingapp
 
 Use the products' CLIs against it:  source .hstack/dev.env
 Stop everything:                     make demo-down

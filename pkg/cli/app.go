@@ -58,6 +58,12 @@ func newApp(extra ...*cli.Command) *cli.App {
 			validateCommand(),
 			renderCommand(),
 			planCommand(),
+			deployCommand(),
+			statusCommand(),
+			promoteCommand(),
+			abortCommand(),
+			rollbackCommand(),
+			historyCommand(),
 		}, extra...),
 		// --version would claim -v, which later commands may want for
 		// --verbose; `hstack version` is the one way to ask.

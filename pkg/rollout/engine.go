@@ -57,6 +57,8 @@ type Options struct {
 	// Tag names the job version once it succeeds (Nomad version tags), so
 	// a rollback can target it; "" = no tag.
 	Tag string
+	// TagDescription says who released it and how.
+	TagDescription string
 	// DeploymentTimeout bounds waiting for Nomad to create the deployment
 	// after registration.
 	DeploymentTimeout time.Duration
@@ -168,10 +170,21 @@ func (e *engine) submitOrAttach(ctx context.Context, job *nomadapi.Job) (*nomada
 func (e *engine) drive(ctx context.Context, d *nomadapi.Deployment) error {
 	var err error
 	if hasCanaries(d) && !allPromoted(d) {
-		if d, err = e.w.until(ctx, d.ID, canariesHealthy); err != nil {
+		if d, err = e.w.until(ctx, d.ID, func(d *nomadapi.Deployment) bool {
+			return canariesHealthy(d) || crashLooping(d)
+		}); err != nil {
 			return err
 		}
-		if !terminal(d) {
+		if crashLooping(d) && !terminal(d) {
+			// Nomad would reschedule failing canaries until the progress
+			// deadline; a canary that failed, and whose replacement failed
+			// too, has said enough.
+			e.res.Requests++
+			if _, _, err := e.nomad.Deployments().Fail(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
+				return &ClusterError{Op: "fail deployment", Err: err}
+			}
+			e.emit(EventFailed, d, "canaries keep failing: %d unhealthy canary allocations", unhealthyCanaries(d))
+		} else if !terminal(d) {
 			if err := e.judgeCanaries(ctx, d); err != nil {
 				if errors.Is(err, errWaiting) {
 					return nil
@@ -187,6 +200,27 @@ func (e *engine) drive(ctx context.Context, d *nomadapi.Deployment) error {
 }
 
 var errWaiting = errors.New("waiting for promotion")
+
+// crashLooping is true once a group has more unhealthy allocations than
+// canaries: every canary failed at least once and a replacement failed too.
+func crashLooping(d *nomadapi.Deployment) bool {
+	for _, s := range d.TaskGroups {
+		if s.DesiredCanaries > 0 && !s.Promoted && s.UnhealthyAllocs > s.DesiredCanaries {
+			return true
+		}
+	}
+	return false
+}
+
+func unhealthyCanaries(d *nomadapi.Deployment) int {
+	n := 0
+	for _, s := range d.TaskGroups {
+		if s.DesiredCanaries > 0 {
+			n += s.UnhealthyAllocs
+		}
+	}
+	return n
+}
 
 func allPromoted(d *nomadapi.Deployment) bool {
 	for _, s := range d.TaskGroups {
@@ -241,12 +275,24 @@ func (e *engine) judgeCanaries(ctx context.Context, d *nomadapi.Deployment) erro
 // followed until Nomad's revert deployment completes too.
 func (e *engine) finish(ctx context.Context, d *nomadapi.Deployment) error {
 	if d.Status == nomadapi.DeploymentStatusSuccessful {
+		// Nomad calls a deployment successful once the new allocations are
+		// healthy; the replaced ones may still be draining. Done means the
+		// old version is gone.
+		if err := e.w.oldAllocationsGone(ctx, d.JobVersion); err != nil {
+			return err
+		}
 		e.res.Outcome = Succeeded
 		if e.opts.Tag != "" {
 			e.res.Requests++
+			desc := e.opts.TagDescription
+			if desc == "" {
+				desc = "released by hstack"
+			}
+			// A tag names one version; releasing the same app version again
+			// (after a rollback, say) keeps the tag where it was.
 			if _, err := e.nomad.Jobs().TagVersion(e.res.Job, d.JobVersion, e.opts.Tag,
-				"released by hstack", (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
-				return &ClusterError{Op: "tag version", Err: err}
+				desc, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
+				e.emit(EventProgress, d, "version %d not tagged %s: %v", d.JobVersion, e.opts.Tag, err)
 			}
 		}
 		e.emit(EventSucceeded, d, "deployment successful")

@@ -151,6 +151,12 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 		}
 	}
 
+	if !e.opts.AutoPromote {
+		e.emit(EventPaused, nil, "all %d steps passed; promote with `hstack promote %s` or abort with `hstack abort %s`", len(steps), *job.ID, *job.ID)
+		e.res.Outcome = Waiting
+		return nil
+	}
+
 	// Promote: the new version replaces the stable group (rolling, so the
 	// group never drops below its healthy count) and the canary group goes.
 	final, err := promoted(job)

@@ -120,3 +120,31 @@ func hasCanaries(d *nomadapi.Deployment) bool {
 	}
 	return false
 }
+
+// oldAllocationsGone waits until no allocation of a version older than
+// version is still running (allocations updated in place carry the new
+// version).
+func (w *watcher) oldAllocationsGone(ctx context.Context, version uint64) error {
+	var index uint64
+	for {
+		q := (&nomadapi.QueryOptions{WaitIndex: index, WaitTime: blockingWait}).WithContext(ctx)
+		w.count()
+		allocs, meta, err := w.nomad.Jobs().Allocations(w.job, false, q)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		old := 0
+		for _, a := range allocs {
+			if a.JobVersion < version && (a.ClientStatus == nomadapi.AllocClientStatusRunning || a.ClientStatus == nomadapi.AllocClientStatusPending) {
+				old++
+			}
+		}
+		if old == 0 {
+			return nil
+		}
+		index = meta.LastIndex
+	}
+}

@@ -10,7 +10,7 @@ job "pingapp" {
   meta {
     commit          = "0123456789abcdef0123456789abcdef01234567"
     hstack_stack    = "shop"
-    hstack_strategy = "rolling"
+    hstack_strategy = "canary"
     hstack_version  = "dev"
     team            = "payments"
     version         = "1.0.0"
@@ -25,12 +25,20 @@ job "pingapp" {
     }
 
     service {
-      name     = "pingapp"
-      provider = "consul"
-      port     = "http"
-      tags     = ["web", "version-1.0.0"]
+      name        = "pingapp"
+      provider    = "consul"
+      port        = "http"
+      tags        = ["web", "version-1.0.0"]
+      canary_tags = ["web", "version-1.0.0", "canary"]
 
       meta {
+        commit  = "0123456789abcdef0123456789abcdef01234567"
+        team    = "payments"
+        version = "1.0.0"
+      }
+
+      canary_meta {
+        canary  = "true"
         commit  = "0123456789abcdef0123456789abcdef01234567"
         team    = "payments"
         version = "1.0.0"
@@ -49,12 +57,12 @@ job "pingapp" {
     update {
       max_parallel      = 1
       health_check      = "checks"
-      min_healthy_time  = "10s"
+      min_healthy_time  = "5s"
       healthy_deadline  = "1m"
       progress_deadline = "10m"
       auto_revert       = true
       auto_promote      = false
-      canary            = 0
+      canary            = 1
     }
 
     restart {

@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hstack-dev/hstack/pkg/devstack"
+	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+)
+
+// TestDeployReleases drives `hstack deploy` and friends, as an operator or
+// CI would, against a real dev stack running the example's dev environment
+// (canary strategy, smoke test, success-rate analysis on Prometheus),
+// under constant load through the HAProxy ingress.
+func TestDeployReleases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: boots Nomad, Consul, Vault, PostgreSQL and the monitoring jobs")
+	}
+	s := devstacktest.Start(t)
+	dir := s.Dir
+	hstack := devstacktest.BuildBinary(t, "./cmd/hstack", dir)
+	pingapp := devstacktest.BuildBinary(t, "./cmd/pingapp", dir)
+	root, err := devstacktest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example stack file, minus its smoke test: a 5xx canary must be
+	// caught by the metric analysis, not by a lucky smoke request.
+	src, err := os.ReadFile(filepath.Join(root, "hstack.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stackFile := filepath.Join(dir, "hstack.hcl")
+	noSmoke := regexp.MustCompile(`(?s)\n    smoke_test "ping" \{.*?\n    \}\n`).ReplaceAllString(string(src), "\n")
+	if noSmoke == string(src) {
+		t.Fatal("could not remove the smoke test from hstack.hcl")
+	}
+	if err := os.WriteFile(stackFile, []byte(noSmoke), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ingressPort := freeTCPPort(t)
+	env := append(os.Environ(),
+		"NOMAD_ADDR="+s.NomadAddr(), "CONSUL_HTTP_ADDR="+s.ConsulAddr(), "VAULT_ADDR="+s.VaultAddr(),
+		"NOMAD_TOKEN=", "CONSUL_HTTP_TOKEN=", "VAULT_TOKEN=", "HSTACK_DEPLOYED_BY=deploy-test")
+	common := []string{"-f", stackFile, "--env", "dev",
+		"--var", "pingapp_bin=" + pingapp,
+		"--var", fmt.Sprintf("database_port=%d", s.Ports.Postgres),
+		"--var", fmt.Sprintf("ingress_port=%d", ingressPort),
+		"--consul-dns-addr", fmt.Sprintf("127.0.0.1:%d", s.Ports.ConsulDNS)}
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(hstack, args...)
+		cmd.Env = env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("hstack %s -> exit %d\n%s", strings.Join(args[:min(len(args), 1)], " "), code, indentLines(out.String()))
+		return out.String(), code
+	}
+	deploy := func(version string, extra ...string) (string, int) {
+		args := append([]string{"deploy"}, common...)
+		args = append(args, "--var", "image_tag="+version)
+		return run(append(args, extra...)...)
+	}
+	nomad, err := s.NomadClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving := func() map[string]int { return servingVersions(t, s) }
+
+	if out, code := deploy("1.0.0"); code != 0 {
+		t.Fatalf("first deploy exited %d:\n%s", code, out)
+	}
+	ingress := fmt.Sprintf("http://127.0.0.1:%d/ping", ingressPort)
+	devstacktest.Eventually(t, time.Minute, "ping through the ingress", func() error {
+		resp, err := http.Get(ingress)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+
+	t.Run("no changes", func(t *testing.T) {
+		out, code := deploy("1.0.0", "pingapp")
+		if code != 0 || !strings.Contains(out, "pingapp: no-change") {
+			t.Fatalf("exit %d, want 0 with a no-change line:\n%s", code, out)
+		}
+	})
+
+	t.Run("good canary under load: promoted, zero failed requests", func(t *testing.T) {
+		load := startLoad(t, ingress, 50)
+		out, code := deploy("2.0.0", "--json", "pingapp")
+		ok, failed := load.stop()
+		t.Logf("load through the ingress during the canary: %d ok, %d failed", ok, failed)
+		if code != 0 {
+			t.Fatalf("exit %d, want 0", code)
+		}
+		ev := jsonEvents(t, out)
+		for _, want := range []string{"plan", "event:submitted", "event:canaries-healthy", "event:analysis", "event:promoted", "event:succeeded", "result:succeeded"} {
+			if !ev[want] {
+				t.Errorf("--json output lacks %s", want)
+			}
+		}
+		if failed != 0 {
+			t.Errorf("%d requests failed during the canary release", failed)
+		}
+		if got := serving(); got["2.0.0"] != 1 || len(got) != 1 {
+			t.Errorf("serving %v, want only 2.0.0", got)
+		}
+	})
+
+	t.Run("canary answering 5xx is failed by analysis and rolled back", func(t *testing.T) {
+		load := startLoad(t, ingress, 50) // traffic for the analysis to judge
+		out, code := deploy("3.0.0", "--var", `extra_env={FAULT_ERROR_RATE="0.5"}`, "pingapp")
+		load.stop()
+		if code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+		if !strings.Contains(out, "analysis success-rate failed") || !strings.Contains(out, "rolled-back") {
+			t.Errorf("output does not show the analysis failing and the rollback:\n%s", out)
+		}
+		if got := serving(); got["2.0.0"] != 1 || len(got) != 1 {
+			t.Errorf("serving %v after rollback, want only 2.0.0", got)
+		}
+	})
+
+	t.Run("crash-looping canary is rolled back with its stderr shown", func(t *testing.T) {
+		out, code := deploy("4.0.0", "--var", `extra_env={FAULT_CRASH="true"}`, "pingapp")
+		if code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+		if !strings.Contains(out, "FAULT_CRASH") || !strings.Contains(out, "stderr") {
+			t.Errorf("no failure inspection with the task's stderr:\n%s", out)
+		}
+		if got := serving(); got["2.0.0"] != 1 || len(got) != 1 {
+			t.Errorf("serving %v after rollback, want only 2.0.0", got)
+		}
+	})
+
+	t.Run("killed mid-rollout, a second deploy attaches and finishes", func(t *testing.T) {
+		versions := func() int {
+			vs, _, _, err := nomad.Jobs().Versions("pingapp", false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(vs)
+		}
+		before := versions()
+		args := append(append([]string{"deploy"}, common...), "--var", "image_tag=5.0.0", "--json", "pingapp")
+		cmd := exec.Command(hstack, args...)
+		cmd.Env = env
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), `"type":"deployment"`) {
+				break
+			}
+		}
+		// No chance to clean up: whatever it left must be enough.
+		cmd.Process.Signal(syscall.SIGKILL)
+		go io.Copy(io.Discard, stdout)
+		cmd.Wait()
+
+		out, code := deploy("5.0.0", "--json", "pingapp")
+		if code != 0 {
+			t.Fatalf("second deploy exited %d", code)
+		}
+		if !jsonEvents(t, out)["event:attached"] {
+			t.Error("the second deploy did not attach to the in-flight deployment")
+		}
+		if got := versions(); got != before+1 {
+			t.Errorf("job versions %d -> %d, want exactly one new version", before, got)
+		}
+		if got := serving(); got["5.0.0"] != 1 || len(got) != 1 {
+			t.Errorf("serving %v, want only 5.0.0", got)
+		}
+	})
+
+	t.Run("blue-green under load: zero failed requests", func(t *testing.T) {
+		load := startLoad(t, ingress, 50)
+		out, code := deploy("6.0.0", "--strategy", "blue-green", "pingapp")
+		ok, failed := load.stop()
+		t.Logf("load through the ingress during blue-green: %d ok, %d failed", ok, failed)
+		if code != 0 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		if failed != 0 {
+			t.Errorf("%d requests failed during the blue-green release", failed)
+		}
+		if got := serving(); got["6.0.0"] != 1 || len(got) != 1 {
+			t.Errorf("serving %v, want only 6.0.0", got)
+		}
+	})
+
+	t.Run("detach waits for a human (exit 4); promote finishes", func(t *testing.T) {
+		_, code := deploy("7.0.0", "--detach", "--auto-promote=false", "pingapp")
+		if code != 4 {
+			t.Fatalf("exit %d, want 4", code)
+		}
+		if out, code := run("status", "-f", stackFile, "--env", "dev", "pingapp"); code != 0 || !strings.Contains(out, "requires manual promotion") {
+			t.Errorf("status exit %d:\n%s", code, out)
+		}
+		if _, code := run("promote", "pingapp"); code != 0 {
+			t.Fatalf("promote exited %d", code)
+		}
+		if got := serving(); got["7.0.0"] != 1 || len(got) != 1 {
+			t.Errorf("serving %v, want only 7.0.0", got)
+		}
+	})
+
+	t.Run("rollback to a release tag, and history", func(t *testing.T) {
+		if _, code := run("rollback", "--to-tag", "release-2.0.0", "pingapp"); code != 0 {
+			t.Fatalf("rollback exited %d", code)
+		}
+		if got := serving(); got["2.0.0"] != 1 || len(got) != 1 {
+			t.Errorf("serving %v, want only 2.0.0", got)
+		}
+		out, code := run("history", "pingapp")
+		if code != 0 || !strings.Contains(out, "release-7.0.0") || !strings.Contains(out, "failed") {
+			t.Errorf("history exit %d lacks tags or failed deployments:\n%s", code, out)
+		}
+	})
+
+	t.Run("bad input exits 2 and submits nothing", func(t *testing.T) {
+		before, _, _, _ := nomad.Jobs().Versions("pingapp", false, nil)
+		if _, code := deploy("8.0.0", "--strategy", "sideways"); code != 2 {
+			t.Errorf("bad --strategy exited %d, want 2", code)
+		}
+		if _, code := deploy("8.0.0", "no-such-app"); code != 2 {
+			t.Errorf("unknown app exited %d, want 2", code)
+		}
+		after, _, _, _ := nomad.Jobs().Versions("pingapp", false, nil)
+		if len(after) != len(before) {
+			t.Error("a job was registered despite bad input")
+		}
+	})
+
+	t.Run("unreachable nomad exits 3", func(t *testing.T) {
+		cmd := exec.Command(hstack, append(append([]string{"deploy"}, common...), "--var", "image_tag=9.0.0", "pingapp")...)
+		cmd.Env = append(env, fmt.Sprintf("NOMAD_ADDR=http://127.0.0.1:%d", freeTCPPort(t)))
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+			t.Errorf("deploy against a dead Nomad: %v, want exit 3", err)
+		}
+	})
+}
+
+// load sends GET requests at a steady rate until stopped.
+type load struct {
+	ok, failed atomic.Int64
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	errs       []string
+}
+
+func startLoad(t *testing.T, url string, perSecond int) *load {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	l := &load{cancel: cancel}
+	client := &http.Client{Timeout: 5 * time.Second}
+	tick := time.NewTicker(time.Second / time.Duration(perSecond))
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer tick.Stop()
+		var inflight sync.WaitGroup
+		defer inflight.Wait()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				resp, err := client.Get(url)
+				if err == nil {
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 200 && strings.TrimSpace(string(body)) == "pong" {
+						l.ok.Add(1)
+						return
+					}
+					err = fmt.Errorf("%d %q", resp.StatusCode, strings.TrimSpace(string(body)))
+				}
+				l.failed.Add(1)
+				l.mu.Lock()
+				if len(l.errs) < 5 {
+					l.errs = append(l.errs, err.Error())
+				}
+				l.mu.Unlock()
+			}()
+		}
+	}()
+	t.Cleanup(cancel)
+	return l
+}
+
+func (l *load) stop() (ok, failed int64) {
+	l.cancel()
+	l.wg.Wait()
+	if len(l.errs) > 0 {
+		fmt.Fprintf(os.Stderr, "first failures: %v\n", l.errs)
+	}
+	return l.ok.Load(), l.failed.Load()
+}
+
+// jsonEvents indexes --json output: "plan", "event:<type>", "result:<outcome>".
+func jsonEvents(t *testing.T, out string) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("--json line is not JSON: %q", line)
+			continue
+		}
+		switch m["kind"] {
+		case "plan":
+			seen["plan"] = true
+		case "event":
+			seen[fmt.Sprint("event:", m["type"])] = true
+		case "result":
+			seen[fmt.Sprint("result:", m["outcome"])] = true
+		}
+	}
+	return seen
+}
+
+// servingVersions maps each passing pingapp instance's version (service
+// meta) to how many serve it.
+func servingVersions(t *testing.T, s *devstack.Stack) map[string]int {
+	t.Helper()
+	consul, err := s.ConsulClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _, err := consul.Health().Service("pingapp", "", true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, e := range entries {
+		out[e.Service.Meta["version"]]++
+	}
+	return out
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func indentLines(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/hstack-dev/hstack/pkg/rollout"
+)
+
+// eventView shows a release's events: one JSON object per line with
+// --json; on a terminal a per-group table redrawn in place under the log of
+// what happened; otherwise plain lines, one per event.
+type eventView struct {
+	out   *Output
+	mu    sync.Mutex
+	table []string // the table currently drawn (TTY only)
+}
+
+func newEventView(out *Output) *eventView { return &eventView{out: out} }
+
+func (v *eventView) Emit(e rollout.Event) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.out.JSON {
+		b, _ := json.Marshal(struct {
+			Kind string `json:"kind"`
+			rollout.Event
+		}{"event", e})
+		fmt.Fprintln(v.out.Stdout, string(b))
+		return
+	}
+	if !v.out.TTY {
+		fmt.Fprintln(v.out.Stdout, plainEvent(e))
+		return
+	}
+	v.clear()
+	if e.Type != rollout.EventProgress || e.Message != "" && !strings.HasPrefix(e.Message, "Deployment is running") {
+		fmt.Fprintln(v.out.Stdout, v.colored(e))
+	}
+	if len(e.Groups) > 0 {
+		v.draw(e)
+	}
+}
+
+// Note prints a line that is not an engine event (gate details).
+func (v *eventView) Note(format string, args ...any) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	msg := fmt.Sprintf(format, args...)
+	if v.out.JSON {
+		b, _ := json.Marshal(map[string]string{"kind": "note", "message": msg})
+		fmt.Fprintln(v.out.Stdout, string(b))
+		return
+	}
+	v.clear()
+	fmt.Fprintln(v.out.Stdout, "  "+msg)
+	if v.out.TTY && len(v.table) > 0 {
+		v.redraw()
+	}
+}
+
+// Done leaves the last table on screen.
+func (v *eventView) Done() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.table = nil
+}
+
+func (v *eventView) clear() {
+	if len(v.table) == 0 {
+		return
+	}
+	// Cursor up over the table, then erase to the end of the screen.
+	fmt.Fprintf(v.out.Stdout, "\x1b[%dA\x1b[J", len(v.table))
+}
+
+func (v *eventView) draw(e rollout.Event) {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  %s v%d  deployment %s  %s\n", e.Job, e.JobVersion, shortID(e.DeploymentID), e.Status)
+	fmt.Fprintln(tw, "  GROUP\tDESIRED\tPLACED\tHEALTHY\tUNHEALTHY\tCANARIES")
+	for _, g := range e.Groups {
+		canaries := "-"
+		if g.DesiredCanaries > 0 {
+			canaries = fmt.Sprintf("%d/%d", g.Canaries, g.DesiredCanaries)
+			if g.Promoted {
+				canaries += " promoted"
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%s\n", g.Name, g.Desired, g.Placed, g.Healthy, g.Unhealthy, canaries)
+	}
+	tw.Flush()
+	v.table = strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	v.redraw()
+}
+
+func (v *eventView) redraw() {
+	fmt.Fprintln(v.out.Stdout, strings.Join(v.table, "\n"))
+}
+
+func (v *eventView) colored(e rollout.Event) string {
+	line := fmt.Sprintf("%-16s %s", e.Type, e.Message)
+	switch e.Type {
+	case rollout.EventSucceeded, rollout.EventPromoted, rollout.EventCanariesReady:
+		return v.out.Green(line)
+	case rollout.EventFailed, rollout.EventRolledBack, rollout.EventRollingBack, rollout.EventInspection:
+		return v.out.Red(line)
+	case rollout.EventPaused:
+		return v.out.Yellow(line)
+	}
+	return line
+}
+
+func plainEvent(e rollout.Event) string {
+	var groups []string
+	for _, g := range e.Groups {
+		s := fmt.Sprintf("%s %d/%d healthy", g.Name, g.Healthy, g.Desired)
+		if g.DesiredCanaries > 0 {
+			s += fmt.Sprintf(", canaries %d/%d", g.Canaries, g.DesiredCanaries)
+		}
+		if g.Unhealthy > 0 {
+			s += fmt.Sprintf(", %d unhealthy", g.Unhealthy)
+		}
+		groups = append(groups, s)
+	}
+	line := fmt.Sprintf("%s %s v%d %s", e.Time.Format("15:04:05"), e.Job, e.JobVersion, e.Type)
+	if e.Status != "" {
+		line += " [" + e.Status + "]"
+	}
+	if len(groups) > 0 {
+		line += " " + strings.Join(groups, "; ")
+	}
+	if e.Message != "" {
+		line += ": " + e.Message
+	}
+	return line
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
