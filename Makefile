@@ -37,8 +37,10 @@ test: runtime-tools ## all tests, integration included, against real binaries
 unit: ## only the tests that need no external process
 	$(GO) test -count=1 -short ./...
 
-bench: runtime-tools ## benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: runtime-tools ## benchmarks: parsing and rendering 200 apps, analysis, and a canary release vs Nomad alone
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/stackfile ./pkg/render/... ./pkg/jobhcl ./pkg/analysis ./pkg/notify
+	# One release per iteration on a real dev stack: a few minutes.
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./pkg/rollout
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

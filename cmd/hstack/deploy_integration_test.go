@@ -172,6 +172,8 @@ func TestDeployReleases(t *testing.T) {
 			return len(vs)
 		}
 		before := versions()
+		load := startLoad(t, ingress, 50) // traffic for the analysis
+		defer load.stop()
 		args := append(append([]string{"deploy"}, common...), "--var", "image_tag=5.0.0", "--json", "pingapp")
 		cmd := exec.Command(hstack, args...)
 		cmd.Env = env
@@ -225,6 +227,8 @@ func TestDeployReleases(t *testing.T) {
 	})
 
 	t.Run("detach waits for a human (exit 4); promote finishes", func(t *testing.T) {
+		load := startLoad(t, ingress, 50)
+		defer load.stop()
 		_, code := deploy("7.0.0", "--detach", "--auto-promote=false", "pingapp")
 		if code != 4 {
 			t.Fatalf("exit %d, want 4", code)

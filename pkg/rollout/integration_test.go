@@ -23,14 +23,14 @@ import (
 // releaser builds versions of the pingapp job (jobs/pingapp.nomad.hcl, as
 // Nomad parses it) for one dev stack.
 type releaser struct {
-	t     *testing.T
+	t     testing.TB
 	s     *devstack.Stack
 	nomad *nomadapi.Client
 	bin   string
 	src   string
 }
 
-func newReleaser(t *testing.T) *releaser {
+func newReleaser(t testing.TB) *releaser {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: boots Nomad, Consul, Vault and PostgreSQL")

@@ -94,6 +94,21 @@ func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *
 		return e.res, err
 	}
 	e.res.DeploymentID = d.ID
+	// The target's update block may ask for canaries; the operator has
+	// already chosen this version, so its canaries are promoted once
+	// healthy rather than left waiting for a second decision.
+	if hasCanaries(d) {
+		if d, err = e.w.until(ctx, d.ID, func(d *nomadapi.Deployment) bool { return canariesHealthy(d) || crashLooping(d) }); err != nil {
+			return e.res, err
+		}
+		if !terminal(d) && !crashLooping(d) && !allPromoted(d) {
+			e.res.Requests++
+			if _, _, err := nomad.Deployments().PromoteAll(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
+				return e.res, &ClusterError{Op: "promote", Err: err}
+			}
+			e.emit(EventPromoted, d, "promoted the rollback's canaries")
+		}
+	}
 	if d, err = e.w.until(ctx, d.ID, terminal); err != nil {
 		return e.res, err
 	}
@@ -101,6 +116,9 @@ func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *
 		e.res.Outcome = Failed
 		e.emit(EventFailed, d, "the revert deployment %s: %s", d.Status, d.StatusDescription)
 		return e.res, nil
+	}
+	if err := e.w.oldAllocationsGone(ctx, d.JobVersion); err != nil {
+		return e.res, err
 	}
 	e.res.Outcome = RolledBack
 	e.emit(EventRolledBack, d, "rolled back to version %d (now version %d)", target, d.JobVersion)
