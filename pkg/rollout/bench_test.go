@@ -31,7 +31,9 @@ func BenchmarkCanaryRelease(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		res, _ := r.deploy(r.job(jobOpts{version: next(), count: 2, canary: 1}), rollout.Options{AutoPromote: true,
-			Gate: gateFunc(func(context.Context, *nomadapi.Deployment) (rollout.Verdict, string, error) { return rollout.Pass, "ok", nil })})
+			Gate: gateFunc(func(context.Context, *nomadapi.Deployment) (rollout.Verdict, string, error) {
+				return rollout.Pass, "ok", nil
+			})})
 		hstackTime += time.Since(start)
 		requests += res.Requests
 		if res.Outcome != rollout.Succeeded {
