@@ -17,9 +17,15 @@ var ErrNoActiveDeployment = errors.New("no active deployment")
 // to its end.
 func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (Result, error) {
 	e := newEngine(nomad, job, Options{Sink: sink})
-	if cur, err := e.current(ctx); err != nil {
+	cur, err := e.current(ctx)
+	if err != nil {
 		return e.res, err
-	} else if group, baseline, ok := stepped(cur); ok {
+	}
+	// A release finished by hand is tagged like one deploy finished.
+	if v := cur.Meta["version"]; v != "" {
+		e.opts.Tag, e.opts.TagDescription = "release-"+v, "promoted by hand with hstack"
+	}
+	if group, baseline, ok := stepped(cur); ok {
 		return e.res, e.promoteStepped(ctx, cur, group, baseline)
 	}
 	d, err := e.active(ctx)
