@@ -227,12 +227,13 @@ environment "dev" {
       analysis "success-rate" {
         query         = "1 - ((sum(rate(pingapp_http_requests_total{app=\"pingapp\",version=\"{{ .Version }}\",route=\"/ping\",code=~\"5..\"}[20s])) or vector(0)) / sum(rate(pingapp_http_requests_total{app=\"pingapp\",version=\"{{ .Version }}\",route=\"/ping\"}[20s])))"
         interval      = "10s"
-        count         = 3
+        count         = 4
         min           = 0.95
         failure_limit = 0
-        # The first measurement comes as the canary turns healthy, before
-        # Prometheus has scraped it: allow that one to find no data.
-        inconclusive_limit = 1
+        # The ingress needs a few seconds (DNS refresh, two passing health
+        # checks) before it sends the new canary traffic: allow the first
+        # two measurements to find none.
+        inconclusive_limit = 2
       }
     }
   }

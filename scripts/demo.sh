@@ -49,8 +49,16 @@ printf '==> GET http://%s/ping (through HAProxy, then PostgreSQL) -> ' "$ingress
 curl -fsS "http://$ingress/ping"
 
 echo "==> hstack deploy: pingapp 1.0.1 as a canary, judged by its smoke test and success rate"
-$hstack deploy "${vars[@]}" --var image_tag=1.0.1 --commit "$version" pingapp
+# --detach: if the analysis cannot decide (too little traffic reached the
+# canary), stop there (exit 4) instead of waiting for a human.
+code=0
+$hstack deploy "${vars[@]}" --var image_tag=1.0.1 --commit "$version" --detach pingapp || code=$?
 kill $load 2>/dev/null || true
+case $code in
+  0) ;;
+  4) echo "==> the canary is waiting for a decision: hstack promote pingapp  (or: hstack abort pingapp)" ;;
+  *) echo "==> the canary release failed (exit $code); the stable version keeps serving" >&2; exit $code ;;
+esac
 app=$(wait_for pingapp)
 
 cat <<EOM
