@@ -134,7 +134,7 @@ func TestDevUpTwiceThenDownLeavesNothing(t *testing.T) {
 		t.Fatalf("processes of the stack still running after dev down: %v", left)
 	}
 	for _, pid := range before {
-		if live(pid) {
+		if devstack.Alive(pid) {
 			t.Errorf("pid %d (%s) still running", pid, cmdline(pid))
 		}
 	}
@@ -176,23 +176,11 @@ func sleeperRunning(stackDir string) bool {
 			continue
 		}
 		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-		if live(pid) && strings.HasPrefix(cwd, stackDir+"/") && strings.HasPrefix(cmdline(pid), "/bin/sleep 3600") {
+		if devstack.Alive(pid) && strings.HasPrefix(cwd, stackDir+"/") && strings.HasPrefix(cmdline(pid), "/bin/sleep 3600") {
 			return true
 		}
 	}
 	return false
-}
-
-// live is true for a process that exists and is not a zombie: the stack's
-// daemons are reparented to PID 1 when hstack exits, and in some sandboxes
-// PID 1 never reaps them.
-func live(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }
 
 func cmdline(pid int) string {

@@ -88,6 +88,10 @@ func processAlive(pid int, marker string) bool {
 	return cl == "" || strings.Contains(cl, marker)
 }
 
+// Alive reports whether pid is a live process and not a zombie awaiting
+// its parent's wait.
+func Alive(pid int) bool { return processAlive(pid, "") }
+
 func cmdline(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {

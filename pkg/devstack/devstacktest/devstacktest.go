@@ -5,9 +5,7 @@ package devstacktest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,11 +203,4 @@ func StartDaemon(t testing.TB, cmd *exec.Cmd) {
 }
 
 // Exited reports whether a process started by StartDaemon has exited.
-func Exited(cmd *exec.Cmd) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
-}
+func Exited(cmd *exec.Cmd) bool { return !devstack.Alive(cmd.Process.Pid) }
