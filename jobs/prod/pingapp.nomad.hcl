@@ -8,6 +8,7 @@ job "pingapp" {
   type        = "service"
 
   meta {
+    hstack_config   = "28cf4b059df43801"
     hstack_stack    = "shop"
     hstack_strategy = "canary"
     hstack_version  = "dev"
@@ -128,8 +129,9 @@ job "pingapp" {
       }
 
       env {
-        DATABASE_URL_FILE = "$${NOMAD_SECRETS_DIR}/database.conn"
-        LOG_LEVEL         = "info"
+        DATABASE_URL_FILE  = "$${NOMAD_SECRETS_DIR}/database.conn"
+        HSTACK_CONFIG_FILE = "$${NOMAD_TASK_DIR}/config.json"
+        LOG_LEVEL          = "info"
       }
 
       template {
@@ -142,6 +144,17 @@ job "pingapp" {
         gid           = 65534
         change_mode   = "signal"
         change_signal = "SIGHUP"
+      }
+
+      template {
+        data        = <<-EOT
+          {
+            "greeting": {{ key "hstack/shop/pingapp/28cf4b059df43801/greeting" | toJSON }}
+          }
+        EOT
+        destination = "local/config.json"
+        perms       = "0644"
+        change_mode = "noop"
       }
 
       vault {

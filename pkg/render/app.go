@@ -10,6 +10,7 @@ import (
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/hstack-dev/hstack/pkg/appconfig"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 	"github.com/hstack-dev/hstack/pkg/version"
 )
@@ -53,6 +54,9 @@ func appJob(st *stackfile.Stack, app *stackfile.App, local bool, opts Options) (
 	jobMeta := cloneMap(app.Meta)
 	maps.Copy(jobMeta, stackMeta(st))
 	jobMeta[metaStrategy] = string(r.Strategy)
+	// The config version in job meta is what lets sync keep the KV keys
+	// of every job version a rollback can return to.
+	setNonEmpty(jobMeta, appconfig.MetaKey, appconfig.Checksum(app.Config))
 	svcMeta := cloneMap(app.Meta)
 	setNonEmpty(jobMeta, metaVersion, ver)
 	setNonEmpty(jobMeta, metaCommit, commit)
@@ -406,10 +410,40 @@ func appTask(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Task, error) {
 		t.Vault = &nomadapi.Vault{ChangeMode: ptr("noop"), Env: ptr(false)}
 		env[DatabaseURLFileEnv] = "${NOMAD_SECRETS_DIR}/" + DatabaseConnFile
 	}
+	if len(app.Config) > 0 {
+		if _, ok := env[appconfig.FileEnv]; ok {
+			return nil, fmt.Errorf("app %q: env %s is set by hstack for apps with config; remove it from env", app.Name, appconfig.FileEnv)
+		}
+		tmpl, err := configTemplate(st, app)
+		if err != nil {
+			return nil, err
+		}
+		t.Templates = append(t.Templates, tmpl)
+		env[appconfig.FileEnv] = "${NOMAD_TASK_DIR}/" + appconfig.File
+	}
 	if len(env) > 0 {
 		t.Env = env
 	}
 	return t, nil
+}
+
+// configTemplate renders the app's configuration from Consul KV. The keys
+// it reads are those of one immutable version (see pkg/appconfig), so the
+// job changes whenever the configuration does and the change is released
+// like any other. noop: nothing hstack writes ever changes under a running
+// allocation, and a hand edit of KV must not restart or signal
+// production; the app sees such an edit only if it re-reads the file.
+func configTemplate(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Template, error) {
+	data, err := appconfig.Template(st.Name, app.Name, app.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &nomadapi.Template{
+		EmbeddedTmpl: ptr(data),
+		DestPath:     ptr("local/" + appconfig.File),
+		Perms:        ptr("0644"),
+		ChangeMode:   ptr("noop"),
+	}, nil
 }
 
 // DatabaseURLFileEnv names the file holding the app's libpq connection

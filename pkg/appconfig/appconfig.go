@@ -1,0 +1,137 @@
+// Package appconfig keeps each app's configuration (the stack file's
+// `config = {...}`) in Consul KV and tells the renderer how a task reads it.
+//
+// # Layout
+//
+//	hstack/<stack>/<app>/<version>/<key> = <value>
+//
+// <version> is Checksum of the whole map. A version is immutable: a config
+// change is a new version under a new path, and the app's job names the
+// version it reads (in a template and in job meta). That makes a config
+// change a new job version, rolled out like an image change: canaries read
+// the new keys while the stable allocations keep reading theirs, and a
+// rollback (Nomad's auto_revert or `hstack rollback`) returns to a job
+// version whose keys are still there. Editing live keys in place could do
+// neither.
+//
+// Sync writes the declared version of every app and deletes versions that
+// no job version Nomad still keeps refers to, so keys no longer declared
+// disappear once nothing can roll back to them.
+package appconfig
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Root is the KV folder everything of hstack's lives under.
+const Root = "hstack"
+
+// MetaKey is the job meta key holding the config version a job reads.
+const MetaKey = "hstack_config"
+
+// File is where the rendered configuration lands, relative to the task
+// directory; FileEnv is the task's environment variable naming it.
+const (
+	File    = "config.json"
+	FileEnv = "HSTACK_CONFIG_FILE"
+)
+
+// versionLen is the number of hex digits of a version: 64 bits, so two
+// configurations of one app never share a version by accident.
+const versionLen = 16
+
+// StackPrefix is the KV folder of a stack, with a trailing slash.
+func StackPrefix(stack string) string { return Root + "/" + stack + "/" }
+
+// AppPrefix is the KV folder of an app, with a trailing slash.
+func AppPrefix(stack, app string) string { return StackPrefix(stack) + app + "/" }
+
+// VersionPrefix is the KV folder of one version of an app's configuration.
+func VersionPrefix(stack, app, version string) string {
+	return AppPrefix(stack, app) + version + "/"
+}
+
+// Checksum is the version of a configuration: "" for an empty one (an app
+// without config reads nothing from KV).
+func Checksum(cfg map[string]string) string {
+	if len(cfg) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	// Length-prefixed, so no choice of keys and values can make two
+	// different maps hash alike.
+	var n [8]byte
+	for _, k := range sortedKeys(cfg) {
+		for _, s := range []string{k, cfg[k]} {
+			binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+			h.Write(n[:])
+			h.Write([]byte(s))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:versionLen]
+}
+
+var keyRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// MaxKeyLen bounds a config key; Consul's own limit is far higher, but a
+// key is also a JSON field name apps read.
+const MaxKeyLen = 128
+
+// ErrInvalidKey is wrapped by every error about a config key's name.
+var ErrInvalidKey = errors.New("invalid config key")
+
+// ValidKey explains why k cannot be a config key, or returns nil. Keys are
+// single KV path segments that need no quoting in a template or in JSON.
+func ValidKey(k string) error {
+	switch {
+	case len(k) > MaxKeyLen:
+		return fmt.Errorf("%w: %q is longer than %d characters", ErrInvalidKey, k, MaxKeyLen)
+	case !keyRE.MatchString(k):
+		return fmt.Errorf("%w: %q must be letters, digits, _, . and - (not starting with . or -)", ErrInvalidKey, k)
+	}
+	return nil
+}
+
+// Template is the Nomad template text that renders version of app's
+// configuration as a JSON object. Every key is read with `key`, which
+// blocks until the key exists, so a task never starts on a half-written
+// or missing configuration.
+func Template(stack, app string, cfg map[string]string) (string, error) {
+	if len(cfg) == 0 {
+		return "", nil
+	}
+	version := Checksum(cfg)
+	var b strings.Builder
+	b.WriteString("{\n")
+	keys := sortedKeys(cfg)
+	for i, k := range keys {
+		if err := ValidKey(k); err != nil {
+			return "", fmt.Errorf("app %q: %w", app, err)
+		}
+		name, _ := json.Marshal(k)
+		fmt.Fprintf(&b, "  %s: {{ key %q | toJSON }}", name, VersionPrefix(stack, app, version)+k)
+		if i < len(keys)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("}\n")
+	return b.String(), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
