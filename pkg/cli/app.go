@@ -64,6 +64,7 @@ func newApp(extra ...*cli.Command) *cli.App {
 			abortCommand(),
 			rollbackCommand(),
 			historyCommand(),
+			servicesCommand(),
 		}, extra...),
 		// --version would claim -v, which later commands may want for
 		// --verbose; `hstack version` is the one way to ask.

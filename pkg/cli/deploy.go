@@ -94,6 +94,9 @@ func deployAction(c *cli.Context) error {
 	if err != nil {
 		return &ExitError{Code: ExitUnreachable, Err: err}
 	}
+	if err := syncServices(c, out, st, nc, cc); err != nil {
+		return err
+	}
 	view := newEventView(out)
 	dp := &release.Deployer{
 		Nomad: nc, Consul: cc, Sink: view, Report: view.Note,
