@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/hstack-dev/hstack/pkg/workloadid"
 )
 
 // Cloud fingerprinters probe metadata endpoints that do not exist on a
@@ -16,13 +18,13 @@ const fingerprintDenylist = "env_aws,env_gce,env_azure,env_digitalocean"
 
 // JWTAuthPath is where Vault trusts Nomad workload identities; it is Nomad's
 // own default (vault.jwt_auth_backend_path), so jobs need no extra setting.
-const JWTAuthPath = "jwt-nomad"
+const JWTAuthPath = workloadid.DefaultAuthPath
 
 // WorkloadRole is the Vault JWT role Nomad tasks log in with by default.
-const WorkloadRole = "nomad-workloads"
+const WorkloadRole = workloadid.DefaultRole
 
 // VaultAudience is the audience of the identity Nomad gives tasks for Vault.
-const VaultAudience = "vault.io"
+const VaultAudience = workloadid.DefaultAudience
 
 func strs(ss ...string) cty.Value {
 	vals := make([]cty.Value, len(ss))

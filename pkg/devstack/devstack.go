@@ -87,7 +87,9 @@ type Stack struct {
 	vault     *vaultapi.Client
 	roles     []string
 	pgBinDir  string
-	timeout   time.Duration
+	// vaultAdminPassword is handed to Vault once, then rotated by it.
+	vaultAdminPassword string
+	timeout            time.Duration
 }
 
 const stateFile = "state.json"
@@ -319,6 +321,9 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	if err := s.wait(ctx, Postgres, s.pgReady); err != nil {
 		return err
+	}
+	if err := s.resetVaultAdmin(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 
 	s.logf("consul: starting dev agent on %s", loopback(s.Ports.ConsulHTTP))

@@ -3,18 +3,25 @@ package devstack
 import (
 	"context"
 	"fmt"
-	"net/url"
+	"strings"
+	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/jackc/pgx/v5"
 
-	vaultpolicies "github.com/hstack-dev/hstack/policies/vault"
+	"github.com/hstack-dev/hstack/pkg/clients"
+	"github.com/hstack-dev/hstack/pkg/stackfile"
+	"github.com/hstack-dev/hstack/pkg/vaultdb"
+	"github.com/hstack-dev/hstack/pkg/workloadid"
 )
 
 // DatabaseMount is where the dev stack mounts Vault's database secrets engine.
 const DatabaseMount = "database"
 
-// DatabaseConnection is the Vault database connection to the dev Postgres.
-const DatabaseConnection = "postgres"
+// DatabaseConnection is the Vault database connection to the dev Postgres,
+// named after the database block of hstack.hcl so that `hstack db setup
+// --env dev` finds it configured.
+const DatabaseConnection = "main"
 
 // vaultInit initialises a fresh Vault with a single unseal key and unseals
 // it. The dev stack does not use `vault server -dev` because that prints the
@@ -50,97 +57,65 @@ func (s *Stack) vaultInit(ctx context.Context) error {
 }
 
 // vaultWire makes Vault trust Nomad's workload identities and hand out
-// dynamic Postgres credentials, the way production is wired: a JWT auth mount
-// on Nomad's JWKS, a role for workloads, a policy that lets a job read only
-// its own database credentials, and the database secrets engine.
+// dynamic Postgres credentials, the way production is wired, through the
+// same code as `hstack db setup`: a JWT auth mount on Nomad's JWKS, a role
+// for workloads, a policy that lets a job read only its own database
+// credentials, and the database secrets engine with one readwrite role
+// per entry of Options.DatabaseRoles.
 func (s *Stack) vaultWire(ctx context.Context) error {
 	c, err := s.VaultClient()
 	if err != nil {
 		return err
 	}
-	sys := c.Sys()
-
-	auths, err := sys.ListAuthWithContext(ctx)
+	if _, err := workloadid.Setup(ctx, c, workloadid.Config{
+		JWKSURL:  fmt.Sprintf("http://%s/.well-known/jwks.json", loopback(s.Ports.NomadHTTP)),
+		AuthPath: JWTAuthPath, Role: WorkloadRole, Audience: VaultAudience,
+	}); err != nil {
+		return err
+	}
+	db := &stackfile.Database{
+		Name: DatabaseConnection, Address: "127.0.0.1", Port: s.Ports.Postgres,
+		DatabaseName: "postgres", VaultMount: DatabaseMount,
+	}
+	for _, r := range s.roles {
+		db.Roles = append(db.Roles, &stackfile.Role{Name: r, Privilege: stackfile.PrivilegeReadWrite, DefaultTTL: time.Hour, MaxTTL: 24 * time.Hour})
+	}
+	spec, err := vaultdb.SpecFor(db, vaultdb.Endpoint{Host: "127.0.0.1", Port: s.Ports.Postgres})
 	if err != nil {
 		return err
 	}
-	if _, ok := auths[JWTAuthPath+"/"]; !ok {
-		if err := sys.EnableAuthWithOptionsWithContext(ctx, JWTAuthPath, &vaultapi.EnableAuthOptions{
-			Type:        "jwt",
-			Description: "Nomad workload identities",
-		}); err != nil {
-			return fmt.Errorf("enable jwt auth: %w", err)
-		}
-		if auths, err = sys.ListAuthWithContext(ctx); err != nil {
-			return err
-		}
-	}
-	accessor := auths[JWTAuthPath+"/"].Accessor
+	_, err = vaultdb.Setup(ctx, c, spec, vaultdb.Options{
+		Root: &vaultdb.Root{Username: VaultAdmin, Password: clients.Secret(s.vaultAdminPassword)},
+	})
+	return err
+}
 
-	l := c.Logical()
-	if _, err := l.WriteWithContext(ctx, "auth/"+JWTAuthPath+"/config", map[string]any{
-		"jwks_url":           fmt.Sprintf("http://%s/.well-known/jwks.json", loopback(s.Ports.NomadHTTP)),
-		"jwt_supported_algs": []string{"RS256", "EdDSA"},
-		"default_role":       WorkloadRole,
-	}); err != nil {
-		return fmt.Errorf("configure jwt auth on Nomad's JWKS: %w", err)
-	}
-	if err := sys.PutPolicyWithContext(ctx, WorkloadRole, vaultpolicies.NomadWorkloads(accessor)); err != nil {
-		return fmt.Errorf("write policy %s: %w", WorkloadRole, err)
-	}
-	if _, err := l.WriteWithContext(ctx, "auth/"+JWTAuthPath+"/role/"+WorkloadRole, map[string]any{
-		"role_type":               "jwt",
-		"bound_audiences":         []string{VaultAudience},
-		"user_claim":              "/nomad_job_id",
-		"user_claim_json_pointer": true,
-		"claim_mappings": map[string]string{
-			"nomad_namespace": "nomad_namespace",
-			"nomad_job_id":    "nomad_job_id",
-			"nomad_task":      "nomad_task",
-		},
-		"token_type":     "service",
-		"token_policies": []string{WorkloadRole},
-		"token_period":   "30m",
-	}); err != nil {
-		return fmt.Errorf("write jwt role %s: %w", WorkloadRole, err)
-	}
+// VaultAdmin is the PostgreSQL superuser Vault administers users as. It is
+// not the stack's postgres superuser: Vault rotates its root credential,
+// and the dev stack and its tests keep using postgres.
+const VaultAdmin = "vault_admin"
 
-	mounts, err := sys.ListMountsWithContext(ctx)
+// resetVaultAdmin creates VaultAdmin or gives it a new password. The
+// password lives only in memory until Vault, rebuilt on every start,
+// rotates it.
+func (s *Stack) resetVaultAdmin(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.SuperuserURL())
 	if err != nil {
 		return err
 	}
-	if _, ok := mounts[DatabaseMount+"/"]; !ok {
-		if err := sys.MountWithContext(ctx, DatabaseMount, &vaultapi.MountInput{Type: "database"}); err != nil {
-			return fmt.Errorf("enable database secrets engine: %w", err)
-		}
+	defer conn.Close(ctx)
+	s.vaultAdminPassword = randomSecret()
+	// CREATE ROLE takes no bind parameters; the password is hex.
+	verb := "CREATE"
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", VaultAdmin).Scan(&exists); err != nil {
+		return err
 	}
-	connURL := url.URL{Scheme: "postgresql", Host: loopback(s.Ports.Postgres), Path: "/postgres", RawQuery: "sslmode=disable"}
-	// Vault fills {{username}}/{{password}} itself; url.URL would escape the braces.
-	connStr := "postgresql://{{username}}:{{password}}@" + connURL.Host + connURL.Path + "?" + connURL.RawQuery
-	if _, err := l.WriteWithContext(ctx, DatabaseMount+"/config/"+DatabaseConnection, map[string]any{
-		"plugin_name":             "postgresql-database-plugin",
-		"connection_url":          connStr,
-		"username":                "postgres",
-		"password":                s.state.PGPassword,
-		"password_authentication": "scram-sha-256",
-		"allowed_roles":           s.roles,
-		"max_open_connections":    4,
-		"verify_connection":       true,
-	}); err != nil {
-		return fmt.Errorf("configure database connection: %w", err)
+	if exists {
+		verb = "ALTER"
 	}
-	for _, role := range s.roles {
-		if _, err := l.WriteWithContext(ctx, DatabaseMount+"/roles/"+role, map[string]any{
-			"db_name": DatabaseConnection,
-			"creation_statements": []string{
-				`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
-				`GRANT CONNECT ON DATABASE postgres TO "{{name}}";`,
-			},
-			"default_ttl": "1h",
-			"max_ttl":     "24h",
-		}); err != nil {
-			return fmt.Errorf("write database role %s: %w", role, err)
-		}
+	if _, err := conn.Exec(ctx, fmt.Sprintf("%s ROLE %s WITH LOGIN SUPERUSER PASSWORD '%s'", verb, VaultAdmin, s.vaultAdminPassword)); err != nil {
+		return fmt.Errorf("%s role %s: %w", strings.ToLower(verb), VaultAdmin, err)
 	}
 	return nil
 }
