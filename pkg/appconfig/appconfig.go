@@ -26,9 +26,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/hstack-dev/hstack/pkg/stackfile"
 )
 
 // Root is the KV folder everything of hstack's lives under.
@@ -79,23 +80,19 @@ func Checksum(cfg map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil))[:versionLen]
 }
 
-var keyRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-
-// MaxKeyLen bounds a config key; Consul's own limit is far higher, but a
-// key is also a JSON field name apps read.
-const MaxKeyLen = 128
-
-// ErrInvalidKey is wrapped by every error about a config key's name.
+// ErrInvalidKey matches (errors.Is) every error about a config key's name.
 var ErrInvalidKey = errors.New("invalid config key")
 
-// ValidKey explains why k cannot be a config key, or returns nil. Keys are
-// single KV path segments that need no quoting in a template or in JSON.
+type invalidKey struct{ error }
+
+func (invalidKey) Is(target error) bool { return target == ErrInvalidKey }
+
+// ValidKey explains why k cannot be a config key, or returns nil; the rule
+// is the stack file's (stackfile.ValidConfigKey), checked again here
+// because the key ends up inside a template.
 func ValidKey(k string) error {
-	switch {
-	case len(k) > MaxKeyLen:
-		return fmt.Errorf("%w: %q is longer than %d characters", ErrInvalidKey, k, MaxKeyLen)
-	case !keyRE.MatchString(k):
-		return fmt.Errorf("%w: %q must be letters, digits, _, . and - (not starting with . or -)", ErrInvalidKey, k)
+	if err := stackfile.ValidConfigKey(k); err != nil {
+		return invalidKey{err}
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hstack-dev/hstack/pkg/stackfile"
 )
 
 func TestChecksum(t *testing.T) {
@@ -60,7 +62,7 @@ func TestValidKey(t *testing.T) {
 			t.Errorf("ValidKey(%q) = %v", k, err)
 		}
 	}
-	for _, k := range []string{"", ".hidden", "-x", "a/b", "a b", "ü", `a"b`, "{{", strings.Repeat("k", MaxKeyLen+1)} {
+	for _, k := range []string{"", ".hidden", "-x", "a/b", "a b", "ü", `a"b`, "{{", strings.Repeat("k", stackfile.MaxConfigKeyLen+1)} {
 		if err := ValidKey(k); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("ValidKey(%q) = %v, want ErrInvalidKey", k, err)
 		}

@@ -100,6 +100,7 @@ func (d *decoder) validateApp(s *Stack, a *App) {
 		d.errorf(at(a.Attrs, a.DeclRange, "driver"), "Missing command",
 			"App %q runs with the raw_exec driver, which needs command: the path of the binary to run on the Nomad client.", a.Name)
 	}
+	d.validateConfig(a)
 	if len(a.Ports) == 0 {
 		d.errorf(a.DeclRange, "Missing port block", "App %q needs at least one port \"<name>\" { to = <port> } block: the port it serves HTTP on.", a.Name)
 	}
