@@ -65,6 +65,7 @@ func newApp(extra ...*cli.Command) *cli.App {
 			rollbackCommand(),
 			historyCommand(),
 			servicesCommand(),
+			dbCommand(),
 		}, extra...),
 		// --version would claim -v, which later commands may want for
 		// --verbose; `hstack version` is the one way to ask.

@@ -369,7 +369,7 @@ type Error struct {
 func (e *Error) Error() string {
 	switch {
 	case e.Status == 403:
-		return fmt.Sprintf("Vault denied %s %s (403 permission denied): the token's policies do not allow it", e.Op, e.Path)
+		return fmt.Sprintf("%s %s: Vault denied it (403 permission denied): the token's policies do not allow this path", e.Op, e.Path)
 	case e.Status != 0:
 		return fmt.Sprintf("%s %s: Vault answered %d: %s", e.Op, e.Path, e.Status, strings.Join(e.Messages, "; "))
 	}

@@ -8,6 +8,7 @@ package workloadid
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -221,6 +222,8 @@ type Result struct {
 	Check  string `json:"check"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"`
+	// Skipped is set on an OK result that could not be checked.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // Check verifies the chain a task's Vault login goes through and names
@@ -377,4 +380,69 @@ func Login(ctx context.Context, vc *vaultapi.Client, cfg Config, jwt string) (*v
 	}
 	c.SetToken(s.Auth.ClientToken)
 	return c, nil
+}
+
+// CheckLogin logs in with a real workload identity and proves the policy
+// both ways: the job may read <mount>/creds/<its job ID> when such a role
+// is declared, and no other declared role's credentials. Credentials it
+// obtains are revoked at once.
+func CheckLogin(ctx context.Context, vc *vaultapi.Client, cfg Config, jwt, mount string, roles []string) []Result {
+	cfg = cfg.withDefaults()
+	var res []Result
+	job, err := JobID(jwt)
+	if err != nil {
+		return append(res, Result{Check: "workload login", Detail: err.Error()})
+	}
+	wc, err := Login(ctx, vc, cfg, jwt)
+	if err != nil {
+		return append(res, Result{Check: "workload login", Detail: err.Error()})
+	}
+	res = append(res, Result{Check: "workload login", OK: true, Detail: "job " + job})
+	for _, r := range roles {
+		path := strings.Trim(mount, "/") + "/creds/" + r
+		s, err := wc.Logical().ReadWithContext(ctx, path)
+		if s != nil && s.LeaseID != "" {
+			// The operator's token revokes: the workload token may not.
+			_ = vc.Sys().RevokeWithOptionsWithContext(context.WithoutCancel(ctx), &vaultapi.RevokeOptions{LeaseID: s.LeaseID, Sync: true})
+		}
+		var re *vaultapi.ResponseError
+		denied := errors.As(err, &re) && re.StatusCode == http.StatusForbidden
+		switch {
+		case r == job && err != nil:
+			res = append(res, Result{Check: "job reads its own credentials", Detail: fmt.Sprintf("job %s cannot read %s: %v", job, path, err)})
+		case r == job:
+			res = append(res, Result{Check: "job reads its own credentials", OK: true, Detail: path})
+		case denied:
+			res = append(res, Result{Check: "job denied other credentials", OK: true, Detail: path + ": 403"})
+		case err == nil:
+			res = append(res, Result{Check: "job denied other credentials", Detail: fmt.Sprintf("job %s can read %s: the policy is too broad", job, path)})
+		default:
+			res = append(res, Result{Check: "job denied other credentials", Detail: fmt.Sprintf("reading %s: %v", path, err)})
+		}
+	}
+	return res
+}
+
+// JobID reads the nomad_job_id claim of a workload identity without
+// verifying it: Vault does that at login; hstack only needs to know which
+// job's credentials the token should reach.
+func JobID(jwt string) (string, error) {
+	parts := strings.Split(strings.TrimSpace(jwt), ".")
+	if len(parts) != 3 {
+		return "", errors.New("not a JWT (want three dot-separated parts)")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("JWT payload: %w", err)
+	}
+	var claims struct {
+		Job string `json:"nomad_job_id"`
+	}
+	if err := json.Unmarshal(b, &claims); err != nil {
+		return "", fmt.Errorf("JWT payload: %w", err)
+	}
+	if claims.Job == "" {
+		return "", errors.New("the JWT has no nomad_job_id claim: it is not a Nomad workload identity")
+	}
+	return claims.Job, nil
 }
