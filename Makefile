@@ -25,8 +25,8 @@ build: ## build bin/hstack and bin/pingapp
 deps: ## install missing Debian packages (postgresql, prometheus, haproxy, ...)
 	@scripts/deps.sh
 
-runtime-tools: deps ## Nomad, Consul and Vault at the pinned versions (what tests and demo run)
-	@scripts/tools.sh nomad consul vault
+runtime-tools: deps ## Nomad, Consul, Vault and Terraform at the pinned versions (what tests and demo run)
+	@scripts/tools.sh nomad consul vault terraform
 
 tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 	@scripts/tools.sh
@@ -41,6 +41,7 @@ bench: runtime-tools ## benchmarks: parsing and rendering 200 apps, analysis, an
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/stackfile ./pkg/render/... ./pkg/jobhcl ./pkg/analysis ./pkg/notify
 	# One release per iteration on a real dev stack: a few minutes.
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./pkg/rollout
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./pkg/vaultdb # creds/s, p50/p99 via hstack vs the Vault API; revoking 1,000 leases
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
