@@ -286,16 +286,13 @@ func Check(ctx context.Context, vc *vaultapi.Client, cfg Config, httpClient *htt
 		err = fmt.Errorf("no role %s on auth/%s: tasks cannot log in", cfg.Role, cfg.AuthPath)
 	}
 	if add("jwt role", err, "auth/"+cfg.AuthPath+"/role/"+cfg.Role) {
-		var aud, pols []string
-		for _, a := range asList(role.Data["bound_audiences"]) {
-			aud = append(aud, a)
-		}
+		aud := asList(role.Data["bound_audiences"])
 		var err error
 		if !slices.Contains(aud, cfg.Audience) {
 			err = fmt.Errorf("bound_audiences is %v, not %q: Nomad's identities for Vault carry aud %q and would be refused", aud, cfg.Audience, cfg.Audience)
 		}
 		add("audience bound", err, cfg.Audience)
-		pols = asList(role.Data["token_policies"])
+		pols := asList(role.Data["token_policies"])
 		err = nil
 		if !slices.Contains(pols, cfg.Role) {
 			err = fmt.Errorf("role %s gives policies %v, without %s", cfg.Role, pols, cfg.Role)
