@@ -224,6 +224,15 @@ environment "dev" {
       healthy_deadline = "1m"
       notify           = []
 
+      # A laptop has no users: while the canary is judged, hstack sends
+      # steady traffic through the ingress, which splits it between the
+      # stable instance and the canary.
+      load_test {
+        url         = "http://127.0.0.1:${var.ingress_port}/ping"
+        rate        = 20
+        expect_body = "pong"
+      }
+
       analysis "success-rate" {
         query         = "1 - ((sum(rate(pingapp_http_requests_total{app=\"pingapp\",version=\"{{ .Version }}\",route=\"/ping\",code=~\"5..\"}[20s])) or vector(0)) / sum(rate(pingapp_http_requests_total{app=\"pingapp\",version=\"{{ .Version }}\",route=\"/ping\"}[20s])))"
         interval      = "10s"

@@ -15,12 +15,6 @@ export PATH="$(scripts/tools.sh --print-path nomad consul vault 2>/dev/null):$PA
 
 version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 ingress=127.0.0.1:8080
-# Traffic through the ingress for as long as the demo runs (it fails until
-# the ingress exists): a canary's success rate is measured on it. Bounded:
-# it stops by itself.
-(for _ in $(seq 1 5000); do curl -s -o /dev/null -m 2 "http://$ingress/ping"; sleep 0.05; done) &
-load=$!
-trap 'kill $load 2>/dev/null || true' EXIT
 
 vars=(--env dev --var "pingapp_bin=$PWD/bin/pingapp" --var "database_port=$PGPORT")
 
@@ -48,12 +42,12 @@ am=$(wait_for alertmanager)
 printf '==> GET http://%s/ping (through HAProxy, then PostgreSQL) -> ' "$ingress"
 curl -fsS "http://$ingress/ping"
 
-echo "==> hstack deploy: pingapp 1.0.1 as a canary, judged by its smoke test and success rate"
-# --detach: if the analysis cannot decide (too little traffic reached the
-# canary), stop there (exit 4) instead of waiting for a human.
+echo "==> hstack deploy: pingapp 1.0.1 as a canary, judged by its smoke test and its success rate"
+echo "    under the rollout's load test (20 requests/s through the ingress)"
+# --detach: should the analysis be unable to decide, stop there (exit 4)
+# instead of waiting for a human.
 code=0
 $hstack deploy "${vars[@]}" --var image_tag=1.0.1 --commit "$version" --detach pingapp || code=$?
-kill $load 2>/dev/null || true
 case $code in
   0) ;;
   4) echo "==> the canary is waiting for a decision: hstack promote pingapp  (or: hstack abort pingapp)" ;;

@@ -72,7 +72,7 @@ func (dp *Deployer) Deploy(ctx context.Context, st *stackfile.Stack, j *render.J
 		}
 		return &Gate{
 			Nomad: dp.Nomad, Consul: dp.Consul, Runner: dp.Runner, App: app,
-			Smoke: r.SmokeTests, Analyses: as, Target: target, CanaryGroup: group,
+			Smoke: r.SmokeTests, Load: r.LoadTest, Analyses: as, Target: target, CanaryGroup: group,
 			HTTP: &http.Client{Timeout: 30 * time.Second}, Report: dp.Report,
 		}, nil
 	}

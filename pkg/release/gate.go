@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/hstack-dev/hstack/pkg/analysis"
+	"github.com/hstack-dev/hstack/pkg/loadgen"
 	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
@@ -24,11 +25,13 @@ import (
 // directly, then every analysis, in order. The first failure fails the
 // release; an inconclusive analysis pauses it.
 type Gate struct {
-	Nomad    *nomadapi.Client
-	Consul   *consulapi.Client
-	Runner   *analysis.Runner // nil when no analysis is configured
-	App      *stackfile.App
-	Smoke    []*stackfile.SmokeTest
+	Nomad  *nomadapi.Client
+	Consul *consulapi.Client
+	Runner *analysis.Runner // nil when no analysis is configured
+	App    *stackfile.App
+	Smoke  []*stackfile.SmokeTest
+	// Load, when set, sends traffic for as long as the analyses run.
+	Load     *stackfile.LoadTest
 	Analyses []*stackfile.Analysis
 	Target   analysis.Target
 	// CanaryGroup selects the canaries of a stepped release (the canary
@@ -69,6 +72,13 @@ func (g *Gate) Check(ctx context.Context, d *nomadapi.Deployment) (rollout.Verdi
 		if !analysis.AllPassed(rs) {
 			return rollout.Fail, fmt.Sprintf("smoke test %s failed", st.Name), nil
 		}
+	}
+	if g.Load != nil {
+		run, err := g.startLoad(ctx, allocs)
+		if err != nil {
+			return rollout.Fail, "", err
+		}
+		defer func() { g.report("load test: %s", run.Stop()) }()
 	}
 	var passed []string
 	if len(g.Analyses) > 0 && g.Runner != nil {
@@ -134,6 +144,31 @@ func (g *Gate) scraped(ctx context.Context, allocs []string) (string, bool) {
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// startLoad begins the load test: through its URL, or at each canary
+// directly.
+func (g *Gate) startLoad(ctx context.Context, allocs []string) (*loadgen.Run, error) {
+	lt := g.Load
+	targets := []string{lt.URL}
+	if lt.URL == "" {
+		addrs, err := g.addresses(ctx, lt.Port, allocs)
+		if err != nil {
+			return nil, err
+		}
+		if len(addrs) == 0 {
+			return nil, fmt.Errorf("load test: no canary of %s is registered in Consul", g.App.Name)
+		}
+		targets = targets[:0]
+		for _, a := range addrs {
+			targets = append(targets, "http://"+a+lt.Path)
+		}
+	}
+	g.report("load test: %d requests/s to %s", lt.Rate, strings.Join(targets, ", "))
+	return loadgen.Start(ctx, loadgen.Config{
+		Targets: targets, Rate: lt.Rate, Timeout: lt.Timeout,
+		ExpectStatus: lt.ExpectStatus, ExpectBody: lt.ExpectBody,
+	})
 }
 
 func (g *Gate) report(format string, args ...any) {

@@ -1,6 +1,7 @@
 package stackfile
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
@@ -45,10 +46,11 @@ var (
 	rolloutSchema     = blockSchema([]string{
 		"strategy", "max_parallel", "canary", "min_healthy_time", "healthy_deadline",
 		"progress_deadline", "auto_revert", "auto_promote", "notify",
-	}, single("step"), labelled("analysis"), labelled("smoke_test"))
+	}, single("step"), labelled("analysis"), labelled("smoke_test"), single("load_test"))
 	stepSchema      = blockSchema([]string{"canary", "pause", "analysis"})
 	analysisSchema  = blockSchema([]string{"query", "interval", "count", "min", "max", "failure_limit", "inconclusive_limit"})
 	smokeTestSchema = blockSchema([]string{"path", "port", "expect_status", "expect_body", "timeout"})
+	loadTestSchema  = blockSchema([]string{"url", "path", "port", "rate", "expect_status", "expect_body", "timeout"})
 
 	notifierSchema = blockSchema([]string{"type", "url_vault", "url_env"})
 
@@ -275,6 +277,9 @@ func (d *decoder) rollout(blk *hcl.Block, fallback hcl.Range) Rollout {
 	for _, tb := range b.blocksOf("smoke_test") {
 		r.SmokeTests = append(r.SmokeTests, d.smokeTest(tb))
 	}
+	if lb := b.block("load_test"); lb != nil {
+		r.LoadTest = d.loadTest(lb)
+	}
 	r.Attrs = b.ranges
 	return r
 }
@@ -308,6 +313,30 @@ func (d *decoder) smokeTest(blk *hcl.Block) *SmokeTest {
 	b.str("expect_body", &t.ExpectBody)
 	b.duration("timeout", &t.Timeout, positive)
 	b.need("path")
+	t.Attrs = b.ranges
+	return t
+}
+
+func (d *decoder) loadTest(blk *hcl.Block) *LoadTest {
+	b := d.open("load_test", blk, blk.DefRange, loadTestSchema)
+	t := &LoadTest{Path: "/", Rate: 10, Timeout: 5 * time.Second, DeclRange: blk.DefRange}
+	b.urlPath("path", &t.Path)
+	b.str("port", &t.Port)
+	b.int("rate", &t.Rate, 1, 10000, "Invalid rate")
+	b.int("expect_status", &t.ExpectStatus, 100, 599, "Invalid HTTP status")
+	b.str("expect_body", &t.ExpectBody)
+	b.duration("timeout", &t.Timeout, positive)
+	if b.str("url", &t.URL) {
+		if u, err := url.Parse(t.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			b.fail("url", b.attrs["url"], "Invalid URL", "url must be an absolute http or https URL such as \"http://127.0.0.1:8080/ping\"; got %q.", t.URL)
+		}
+		for _, other := range []string{"path", "port"} {
+			if b.has(other) {
+				b.fail(other, b.attrs[other], "Conflicting load_test target",
+					"A load test requests either url (for example through the ingress) or path on each canary directly, not both: remove %s or url.", other)
+			}
+		}
+	}
 	t.Attrs = b.ranges
 	return t
 }

@@ -361,6 +361,8 @@ type Rollout struct {
 	Steps      []*Step
 	Analyses   []*Analysis
 	SmokeTests []*SmokeTest
+	// LoadTest, when set, sends traffic while canaries are analysed.
+	LoadTest *LoadTest
 	// Notify names notifiers; each exists in the Stack.
 	Notify    []string
 	Attrs     Ranges
@@ -418,6 +420,22 @@ type SmokeTest struct {
 	Port         string        // a port label of the app; default the first port
 	ExpectStatus int           // default 200
 	ExpectBody   string        // the body must contain it; "" = any body
+	Timeout      time.Duration // default 5s
+	Attrs        Ranges
+	DeclRange    hcl.Range
+}
+
+// LoadTest is steady synthetic traffic sent while a rollout's gate judges
+// its canaries, so a metric analysis has requests to measure even when
+// real traffic is thin (a laptop, a quiet hour). It targets URL, e.g.
+// through the ingress, or else Path on every canary directly.
+type LoadTest struct {
+	URL          string        // "" = each canary at Path
+	Path         string        // default "/"
+	Port         string        // a port label of the app; default the first port
+	Rate         int           // requests per second in all; default 10
+	ExpectStatus int           // 0 = any 2xx
+	ExpectBody   string        // "" = any body
 	Timeout      time.Duration // default 5s
 	Attrs        Ranges
 	DeclRange    hcl.Range

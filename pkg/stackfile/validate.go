@@ -170,6 +170,10 @@ func (d *decoder) validateRollout(s *Stack, a *App, r *Rollout) {
 			d.errorf(r.Steps[0].DeclRange, "Steps without canary strategy",
 				"Rollout steps scale canaries, so they need strategy = \"canary\"; this rollout's strategy is %q.", r.Strategy)
 		}
+		if r.LoadTest != nil {
+			d.errorf(r.LoadTest.DeclRange, "Load test without canaries",
+				"A load test feeds traffic to canaries while they are judged; a rolling rollout has none. Set strategy = \"canary\" or \"blue-green\", or remove load_test.")
+		}
 	case StrategyCanary:
 		if !canarySet {
 			r.Canary = 1
@@ -236,6 +240,9 @@ func (d *decoder) validateRollout(s *Stack, a *App, r *Rollout) {
 	}
 	for _, t := range r.SmokeTests {
 		d.portRef(a, &t.Port, t.Attrs, t.DeclRange)
+	}
+	if lt := r.LoadTest; lt != nil && lt.URL == "" {
+		d.portRef(a, &lt.Port, lt.Attrs, lt.DeclRange)
 	}
 	notifiers := names(s.Notifiers, func(x *Notifier) string { return x.Name })
 	for i, n := range r.Notify {

@@ -199,6 +199,11 @@ func TestReferenceErrors(t *testing.T) {
 		{"ingress app", app("", "ingress {\n  route \"r\" {\n    app = @@\"api\"\n  }\n}"), "Reference to undeclared app", LoadOptions{}},
 		{"health port", app("  health {\n    port = @@\"admin\"\n  }"), "Reference to undeclared port", LoadOptions{}},
 		{"route port", app("", "ingress {\n  route \"r\" {\n    app = \"web\"\n    port = @@\"grpc\"\n  }\n}"), "Reference to undeclared port", LoadOptions{}},
+		{"load test without canaries", app("  rollout {\n    @@load_test {\n      rate = 5\n    }\n  }"), "Load test without canaries", LoadOptions{}},
+		{"load test url and path", app("  rollout {\n    strategy = \"canary\"\n    load_test {\n      url = \"http://127.0.0.1:8080/ping\"\n      path = @@\"/ping\"\n    }\n  }"), "Conflicting load_test target", LoadOptions{}},
+		{"load test relative url", app("  rollout {\n    strategy = \"canary\"\n    load_test {\n      url = @@\"127.0.0.1:8080/ping\"\n    }\n  }"), "Invalid URL", LoadOptions{}},
+		{"load test rate", app("  rollout {\n    strategy = \"canary\"\n    load_test {\n      rate = @@0\n    }\n  }"), "Invalid rate", LoadOptions{}},
+		{"load test port", app("  rollout {\n    strategy = \"canary\"\n    load_test {\n      port = @@\"metrics\"\n    }\n  }"), "Reference to undeclared port", LoadOptions{}},
 		{"smoke test port", app("  rollout {\n    smoke_test \"t\" {\n      path = \"/\"\n      port = @@\"metrics\"\n    }\n  }"), "Reference to undeclared port", LoadOptions{}},
 	})
 }
