@@ -108,7 +108,7 @@ func (v *eventView) colored(e rollout.Event) string {
 		return v.out.Green(line)
 	case rollout.EventFailed, rollout.EventRolledBack, rollout.EventRollingBack, rollout.EventInspection:
 		return v.out.Red(line)
-	case rollout.EventPaused:
+	case rollout.EventPaused, rollout.EventWarning:
 		return v.out.Yellow(line)
 	}
 	return line

@@ -81,6 +81,7 @@ type Result struct {
 func Deploy(ctx context.Context, nomad *nomadapi.Client, job *nomadapi.Job, opts Options) (Result, error) {
 	e := newEngine(nomad, *job.ID, opts)
 	err := e.run(ctx, job)
+	e.remember()
 	return e.res, err
 }
 
@@ -114,57 +115,72 @@ func (e *engine) run(ctx context.Context, job *nomadapi.Job) error {
 // version, in which case it attaches to that version's deployment (a second
 // `hstack deploy` after a killed one) or reports no change.
 func (e *engine) submitOrAttach(ctx context.Context, job *nomadapi.Job) (*nomadapi.Deployment, error) {
+	d, registered, err := e.submit(ctx, job)
+	switch {
+	case err != nil:
+		return nil, err
+	case registered:
+		e.emit(EventSubmitted, nil, "registered %s version %d", *job.ID, e.res.JobVersion)
+		e.emit(EventDeploymentSeen, d, "deployment %s", short(d.ID))
+		return d, nil
+	case d != nil && !terminal(d):
+		e.emit(EventAttached, d, "version %d is already being deployed; following it", d.JobVersion)
+		return d, nil
+	}
+	e.res.Outcome = NoChange
+	e.emit(EventNoChange, d, "no changes: %s version %d is what the cluster runs", *job.ID, e.res.JobVersion)
+	return nil, nil
+}
+
+// submit registers job unless Nomad already runs exactly this spec. It
+// returns the deployment of the version Nomad now runs (nil when that
+// version has none) and whether it registered a new version.
+func (e *engine) submit(ctx context.Context, job *nomadapi.Job) (*nomadapi.Deployment, bool, error) {
 	wq := (&nomadapi.WriteOptions{}).WithContext(ctx)
+	qo := (&nomadapi.QueryOptions{}).WithContext(ctx)
 	e.res.Requests++
 	plan, _, err := e.nomad.Jobs().Plan(job, true, wq)
 	if err != nil {
-		return nil, &ClusterError{Op: "plan", Err: err}
+		return nil, false, &ClusterError{Op: "plan", Err: err}
 	}
 	if plan.Diff != nil && plan.Diff.Type == "None" {
-		e.res.Requests++
-		cur, _, err := e.nomad.Jobs().Info(*job.ID, (&nomadapi.QueryOptions{}).WithContext(ctx))
+		e.res.Requests += 2
+		cur, _, err := e.nomad.Jobs().Info(*job.ID, qo)
 		if err != nil {
-			return nil, &ClusterError{Op: "read job", Err: err}
+			return nil, false, &ClusterError{Op: "read job", Err: err}
 		}
 		e.res.JobVersion = *cur.Version
-		e.res.Requests++
-		d, _, err := e.nomad.Jobs().LatestDeployment(*job.ID, (&nomadapi.QueryOptions{}).WithContext(ctx))
+		d, _, err := e.nomad.Jobs().LatestDeployment(*job.ID, qo)
 		if err != nil {
-			return nil, &ClusterError{Op: "read deployment", Err: err}
+			return nil, false, &ClusterError{Op: "read deployment", Err: err}
 		}
-		if d != nil && d.JobVersion == *cur.Version && !terminal(d) {
-			e.res.DeploymentID = d.ID
-			e.emit(EventAttached, d, "version %d is already being deployed; following it", d.JobVersion)
-			return d, nil
+		if d == nil || d.JobVersion != *cur.Version {
+			return nil, false, nil
 		}
-		e.res.Outcome = NoChange
-		e.emit(EventNoChange, d, "no changes: %s version %d is what the cluster runs", *job.ID, *cur.Version)
-		return nil, nil
+		e.res.DeploymentID = d.ID
+		return d, false, nil
 	}
 
 	// EnforceIndex: if someone else registers the job between our plan and
 	// this call, fail rather than overwrite their version.
 	e.res.Requests++
-	_, _, err = e.nomad.Jobs().RegisterOpts(job, &nomadapi.RegisterOptions{
+	if _, _, err := e.nomad.Jobs().RegisterOpts(job, &nomadapi.RegisterOptions{
 		EnforceIndex: true, ModifyIndex: plan.JobModifyIndex,
-	}, wq)
-	if err != nil {
-		return nil, &ClusterError{Op: "register", Err: err}
+	}, wq); err != nil {
+		return nil, false, &ClusterError{Op: "register", Err: err}
 	}
 	e.res.Requests++
-	cur, _, err := e.nomad.Jobs().Info(*job.ID, (&nomadapi.QueryOptions{}).WithContext(ctx))
+	cur, _, err := e.nomad.Jobs().Info(*job.ID, qo)
 	if err != nil {
-		return nil, &ClusterError{Op: "read job", Err: err}
+		return nil, false, &ClusterError{Op: "read job", Err: err}
 	}
 	e.res.JobVersion = *cur.Version
-	e.emit(EventSubmitted, nil, "registered %s version %d", *job.ID, *cur.Version)
 	d, err := e.w.deploymentFor(ctx, *cur.Version, e.opts.DeploymentTimeout)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	e.res.DeploymentID = d.ID
-	e.emit(EventDeploymentSeen, d, "deployment %s", short(d.ID))
-	return d, nil
+	return d, true, nil
 }
 
 func (e *engine) drive(ctx context.Context, d *nomadapi.Deployment) error {

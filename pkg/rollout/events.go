@@ -25,6 +25,7 @@ const (
 	EventRolledBack     EventType = "rolled-back"      // the revert deployment completed
 	EventInspection     EventType = "inspection"       // details of an unhealthy allocation
 	EventDeploymentSeen EventType = "deployment"       // the deployment to watch is known
+	EventWarning        EventType = "warning"          // something hstack could not do that does not change the outcome
 )
 
 // GroupStatus is one task group's line in the live view.

@@ -354,6 +354,33 @@ func TestRollingThenCanaryReleases(t *testing.T) {
 		if !sawTag || !sawFailed {
 			t.Errorf("history lacks the release tag (%v) or a failed deployment (%v): %+v", sawTag, sawFailed, hist)
 		}
+
+		// Nomad reaps finished deployments (after an hour, or at once with
+		// nomad#28210); history must keep their outcomes.
+		if err := r.nomad.System().GarbageCollect(); err != nil {
+			t.Fatal(err)
+		}
+		devstacktest.Eventually(t, time.Minute, "Nomad's GC to reap the failed deployments", func() error {
+			deps, _, err := r.nomad.Jobs().Deployments("pingapp", true, nil)
+			if err != nil {
+				return err
+			}
+			for _, d := range deps {
+				if d.Status == "failed" {
+					return fmt.Errorf("deployment %s (version %d, failed) is still there", d.ID, d.JobVersion)
+				}
+			}
+			return nil
+		})
+		after, err := rollout.History(context.Background(), r.nomad, "pingapp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range hist {
+			if after[i].Version != hist[i].Version || after[i].Deployment != hist[i].Deployment {
+				t.Errorf("after Nomad's GC, version %d shows %q, before %q", after[i].Version, after[i].Deployment, hist[i].Deployment)
+			}
+		}
 		st, err := rollout.CurrentStatus(context.Background(), r.nomad, "pingapp")
 		if err != nil || st.JobVersion != res.JobVersion || st.Status != "successful" {
 			t.Errorf("status %+v, %v", st, err)

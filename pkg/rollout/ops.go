@@ -15,8 +15,9 @@ var ErrNoActiveDeployment = errors.New("no active deployment")
 
 // Promote promotes the canaries of job's active deployment and follows it
 // to its end.
-func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (Result, error) {
+func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (res Result, err error) {
 	e := newEngine(nomad, job, Options{Sink: sink})
+	defer func() { e.remember(); res = e.res }()
 	cur, err := e.current(ctx)
 	if err != nil {
 		return e.res, err
@@ -48,8 +49,9 @@ func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink)
 
 // Abort fails job's active deployment; with auto_revert Nomad then restores
 // the last stable version, which Abort follows to its end.
-func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (Result, error) {
+func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (res Result, err error) {
 	e := newEngine(nomad, job, Options{Sink: sink})
+	defer func() { e.remember(); res = e.res }()
 	if cur, err := e.current(ctx); err != nil {
 		return e.res, err
 	} else if _, baseline, ok := stepped(cur); ok {
@@ -74,8 +76,9 @@ func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (
 // stable version older than the current one) and follows the revert's
 // deployment. EnforcePriorVersion makes the revert fail rather than undo a
 // version someone registered in the meantime.
-func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *uint64, sink Sink) (Result, error) {
+func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *uint64, sink Sink) (res Result, err error) {
 	e := newEngine(nomad, job, Options{Sink: sink})
+	defer func() { e.remember(); res = e.res }()
 	e.res.Requests++
 	versions, _, _, err := nomad.Jobs().Versions(job, false, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
@@ -175,6 +178,10 @@ func History(ctx context.Context, nomad *nomadapi.Client, job string) ([]Version
 	if err != nil {
 		return nil, &ClusterError{Op: "read deployments", Err: err}
 	}
+	recorded, err := recordedOutcomes(ctx, nomad, job)
+	if err != nil {
+		return nil, &ClusterError{Op: "read recorded outcomes", Err: err}
+	}
 	byVersion := map[uint64]*nomadapi.Deployment{}
 	for _, d := range deps {
 		if old, ok := byVersion[d.JobVersion]; !ok || d.CreateIndex > old.CreateIndex {
@@ -193,6 +200,9 @@ func History(ctx context.Context, nomad *nomadapi.Client, job string) ([]Version
 		}
 		if d := byVersion[h.Version]; d != nil {
 			h.Deployment, h.Message = d.Status, d.StatusDescription
+		} else if o, ok := recorded[h.Version]; ok {
+			// Nomad has reaped the deployment; hstack kept its outcome.
+			h.Deployment, h.Message = o.Status, o.Description
 		}
 		out = append(out, h)
 	}

@@ -44,6 +44,7 @@ type Step struct {
 func DeploySteps(ctx context.Context, nomad *nomadapi.Client, job *nomadapi.Job, group, release string, steps []Step, opts Options) (Result, error) {
 	e := newEngine(nomad, *job.ID, opts)
 	err := e.steps(ctx, job, group, release, steps)
+	e.remember()
 	return e.res, err
 }
 
@@ -252,45 +253,15 @@ func withoutTag(tags []string, t string) []string {
 	return out
 }
 
-// register submits job against the version it was built from and returns
-// its deployment. If Nomad already runs exactly this spec (a resumed run
-// re-registering its current step), it returns that version's deployment.
+// register submits a step's job and returns its deployment. If Nomad
+// already runs exactly this spec (a resumed run re-registering its current
+// step), it returns that version's deployment.
 func (e *engine) register(ctx context.Context, job *nomadapi.Job) (*nomadapi.Deployment, error) {
-	wq := (&nomadapi.WriteOptions{}).WithContext(ctx)
-	e.res.Requests++
-	plan, _, err := e.nomad.Jobs().Plan(job, true, wq)
-	if err != nil {
-		return nil, &ClusterError{Op: "plan", Err: err}
+	d, _, err := e.submit(ctx, job)
+	if err == nil && d == nil {
+		err = fmt.Errorf("nomad runs %s version %d but has no deployment for it", *job.ID, e.res.JobVersion)
 	}
-	if plan.Diff != nil && plan.Diff.Type == "None" {
-		e.res.Requests++
-		d, _, err := e.nomad.Jobs().LatestDeployment(*job.ID, (&nomadapi.QueryOptions{}).WithContext(ctx))
-		if err != nil {
-			return nil, &ClusterError{Op: "read deployment", Err: err}
-		}
-		if d != nil {
-			e.res.JobVersion, e.res.DeploymentID = d.JobVersion, d.ID
-			return d, nil
-		}
-	}
-	e.res.Requests++
-	if _, _, err := e.nomad.Jobs().RegisterOpts(job, &nomadapi.RegisterOptions{
-		EnforceIndex: true, ModifyIndex: plan.JobModifyIndex,
-	}, wq); err != nil {
-		return nil, &ClusterError{Op: "register", Err: err}
-	}
-	e.res.Requests++
-	cur, _, err := e.nomad.Jobs().Info(*job.ID, (&nomadapi.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return nil, &ClusterError{Op: "read job", Err: err}
-	}
-	e.res.JobVersion = *cur.Version
-	d, err := e.w.deploymentFor(ctx, e.res.JobVersion, e.opts.DeploymentTimeout)
-	if err != nil {
-		return nil, err
-	}
-	e.res.DeploymentID = d.ID
-	return d, nil
+	return d, err
 }
 
 // revertTo restores the baseline version (dropping the canary group; the
