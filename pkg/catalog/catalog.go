@@ -37,6 +37,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/hstack-dev/hstack/pkg/stackfile"
+	"github.com/hstack-dev/hstack/pkg/tfoutputs"
 )
 
 // Meta keys on every registration, and the values hstack sets.
@@ -83,97 +84,36 @@ type Service struct {
 // than from Terraform or Consul.
 var ErrInvalid = errors.New("invalid stack file")
 
-// OutputReader reads a Terraform working directory's outputs, each as its
-// JSON value.
-type OutputReader interface {
-	Outputs(ctx context.Context, dir string) (map[string]json.RawMessage, error)
-}
-
 // Desired lists the external services st declares. Databases with a
-// from_terraform_output block get their endpoints from tf, which may be
-// nil when no database needs it.
-func Desired(ctx context.Context, st *stackfile.Stack, tf OutputReader) ([]Service, error) {
+// from_terraform_output block get their endpoints from tf (see
+// tfoutputs.EndpointsFor), which may be nil when no database needs it.
+func Desired(ctx context.Context, st *stackfile.Stack, tf tfoutputs.Reader) ([]Service, error) {
 	var out []Service
 	for _, db := range st.Databases {
-		writer, reader, port := db.Address, "", db.Port
-		if t := db.FromTerraform; t != nil {
-			if tf == nil {
-				return nil, fmt.Errorf("database %q: its endpoints are Terraform outputs, and no Terraform is available", db.Name)
-			}
-			var err error
-			if writer, reader, port, err = terraformEndpoints(ctx, st, db, tf); err != nil {
-				return nil, err
-			}
+		eps, err := tfoutputs.EndpointsFor(ctx, st, db, tf)
+		if err != nil {
+			return nil, err
 		}
 		add := func(name, host, endpoint string) error {
 			if !isDNSLabel(name) {
 				return fmt.Errorf("%w: database %q: Consul service name %q is not a DNS label (lowercase letters, digits, -; at most 63), so %s.service.consul could not resolve", ErrInvalid, db.Name, name, name)
 			}
 			out = append(out, Service{
-				ID: "hstack-" + st.Name + "-" + name, Name: name, Address: host, Port: port,
+				ID: "hstack-" + st.Name + "-" + name, Name: name, Address: host, Port: eps.Port,
 				Tags: []string{"postgresql", endpoint}, Database: db.Name, Endpoint: endpoint,
 			})
 			return nil
 		}
-		if err := add(db.Name, writer, Writer); err != nil {
+		if err := add(db.Name, eps.Writer, Writer); err != nil {
 			return nil, err
 		}
-		if reader != "" {
-			if err := add(db.Name+"-"+Reader, reader, Reader); err != nil {
+		if eps.Reader != "" {
+			if err := add(db.Name+"-"+Reader, eps.Reader, Reader); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return out, nil
-}
-
-func terraformEndpoints(ctx context.Context, st *stackfile.Stack, db *stackfile.Database, tf OutputReader) (writer, reader string, port int, err error) {
-	t := db.FromTerraform
-	dir := st.Path(t.Dir)
-	outs, err := tf.Outputs(ctx, dir)
-	if err != nil {
-		return "", "", 0, fmt.Errorf("database %q: reading Terraform outputs in %s: %w", db.Name, dir, err)
-	}
-	str := func(name string, required bool) (string, error) {
-		raw, ok := outs[name]
-		if !ok {
-			if required {
-				return "", fmt.Errorf("database %q: Terraform in %s has no output %q", db.Name, dir, name)
-			}
-			return "", nil
-		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err == nil {
-			return s, nil
-		}
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err == nil {
-			return n.String(), nil
-		}
-		return "", fmt.Errorf("database %q: Terraform output %q is neither a string nor a number", db.Name, name)
-	}
-	if writer, err = str(t.Writer, true); err != nil {
-		return
-	}
-	if writer == "" {
-		return "", "", 0, fmt.Errorf("database %q: Terraform output %q is empty", db.Name, t.Writer)
-	}
-	if t.Reader != "" {
-		if reader, err = str(t.Reader, true); err != nil {
-			return
-		}
-	}
-	port = 5432
-	if t.Port != "" {
-		p, err := str(t.Port, true)
-		if err != nil {
-			return "", "", 0, err
-		}
-		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
-			return "", "", 0, fmt.Errorf("database %q: Terraform output %q is %q, not a port", db.Name, t.Port, p)
-		}
-	}
-	return writer, reader, port, nil
 }
 
 // Actions of a Change.

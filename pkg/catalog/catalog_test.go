@@ -11,6 +11,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/hstack-dev/hstack/pkg/stackfile"
+	"github.com/hstack-dev/hstack/pkg/tfoutputs"
 )
 
 func parse(t *testing.T, src string) *stackfile.Stack {
@@ -31,7 +32,8 @@ app "web" {
 `
 
 // fakeTerraform stands in for `terraform output` in unit tests: there is no
-// Terraform binary or state offline (see TestTerraformReader).
+// Terraform state offline (pkg/tfoutputs' TestTerraformOutputsReal makes
+// one).
 type fakeTerraform struct {
 	outputs map[string]string // name -> JSON value
 	err     error
@@ -130,7 +132,7 @@ func TestDesiredTerraformErrors(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		tf   OutputReader
+		tf   tfoutputs.Reader
 		want string
 	}{
 		{"no terraform", nil, "no Terraform is available"},
@@ -145,6 +147,9 @@ func TestDesiredTerraformErrors(t *testing.T) {
 			_, err := Desired(context.Background(), st, tc.tf)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "/srv/hstack/hstack.hcl:") {
+				t.Errorf("err = %v, want it to start with the stack file position", err)
 			}
 			if errors.Is(err, ErrInvalid) {
 				t.Errorf("a Terraform problem is reported as an invalid stack file: %v", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
+	"github.com/hstack-dev/hstack/pkg/tfoutputs"
 	"github.com/hstack-dev/hstack/pkg/vaultdb"
 	"github.com/hstack-dev/hstack/pkg/vaultplan"
 	"github.com/hstack-dev/hstack/pkg/workloadid"
@@ -204,13 +205,14 @@ func (dc *dbContext) roleDatabase(role string) (*stackfile.Database, error) {
 }
 
 func (dc *dbContext) spec(ctx context.Context, db *stackfile.Database) (vaultdb.Spec, error) {
-	ep, err := vaultdb.EndpointFor(ctx, dc.st, db, vaultdb.Terraform{})
+	eps, err := tfoutputs.EndpointsFor(ctx, dc.st, db, tfoutputs.Terraform{})
 	if err != nil {
 		// The stack file names outputs Terraform does not have, or its
 		// state cannot be read: the input is wrong, not the cluster.
 		return vaultdb.Spec{}, &ExitError{Code: ExitUsage, Err: err}
 	}
-	s, err := vaultdb.SpecFor(db, ep)
+	// Vault connects to the writer: its roles create users.
+	s, err := vaultdb.SpecFor(db, vaultdb.Endpoint{Host: eps.Writer, Port: eps.Port})
 	if err != nil {
 		return vaultdb.Spec{}, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: %w", db.DeclRange, err)}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hstack-dev/hstack/pkg/catalog"
 	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
+	"github.com/hstack-dev/hstack/pkg/tfoutputs"
 )
 
 func servicesCommand() *cli.Command {
@@ -126,7 +127,7 @@ func servicesSyncAction(c *cli.Context) error {
 // apps' configuration. deploy runs it before registering any job: a job
 // whose config version is not in KV yet would wait for it.
 func syncServices(c *cli.Context, out *Output, st *stackfile.Stack, nc *nomadapi.Client, cc *consulapi.Client) error {
-	want, err := catalog.Desired(c.Context, st, catalog.Terraform{})
+	want, err := catalog.Desired(c.Context, st, tfoutputs.Terraform{})
 	if err != nil {
 		code := ExitFailure
 		if errors.Is(err, catalog.ErrInvalid) {
