@@ -455,6 +455,13 @@ const DatabaseURLFileEnv = "DATABASE_URL_FILE"
 // into the task's secrets directory as a libpq keyword/value string. On
 // rotation the file is rewritten and the app gets SIGHUP, so it can
 // reconnect without a restart.
+//
+// A database with an address in the stack file is reached there. One from
+// Terraform outputs is reached where hstack registered it in Consul
+// (pkg/catalog: a service named after the database, with the writer's host
+// and the port from Terraform), read from the catalog by the template
+// itself, so that a new endpoint or port reaches the app with the next
+// services sync, without a new job version.
 func databaseTemplate(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Template, error) {
 	db := st.Database(app.Database.Name)
 	if db == nil {
@@ -466,26 +473,25 @@ func databaseTemplate(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Templa
 		return nil, fmt.Errorf("app %q: database role %q must be named after the app (%q): Vault lets a job read only %s/creds/<its job ID>; rename the role in database %q",
 			app.Name, app.Database.Role, app.Name, db.VaultMount, db.Name)
 	}
-	host, port, sslmode := db.Address, db.Port, "require"
-	if db.FromTerraform != nil {
-		// The endpoint is only known to Terraform; the cluster registers
-		// it in Consul as a service named after the database, which every
-		// node resolves through Consul DNS.
-		host, port = db.Name+".service.consul", 5432
-	}
-	if isLoopback(host) {
-		// Traffic that never leaves the machine (the dev stack's
-		// PostgreSQL) has nothing to encrypt against.
-		sslmode = "disable"
-	}
-	for _, v := range []string{host, db.DatabaseName, db.VaultMount, app.Database.Role} {
+	for _, v := range []string{db.Name, db.Address, db.DatabaseName, db.VaultMount, app.Database.Role} {
 		if strings.Contains(v, "{{") || strings.Contains(v, "}}") {
 			return nil, fmt.Errorf("app %q: database %q: %q would be read as a template action", app.Name, db.Name, v)
 		}
 	}
 	path := db.VaultMount + "/creds/" + app.Database.Role
-	data := fmt.Sprintf("{{ with secret %q }}host=%s port=%d dbname=%s user={{ .Data.username }} password={{ .Data.password }} sslmode=%s{{ end }}\n",
-		path, libpqValue(host), port, libpqValue(db.DatabaseName), sslmode)
+	var data string
+	if db.FromTerraform == nil {
+		sslmode := "require"
+		if isLoopback(db.Address) {
+			// Traffic that never leaves the machine (the dev stack's
+			// PostgreSQL) has nothing to encrypt against.
+			sslmode = "disable"
+		}
+		data = fmt.Sprintf("{{ with secret %q }}host=%s port=%d dbname=%s user={{ .Data.username }} password={{ .Data.password }} sslmode=%s{{ end }}\n",
+			path, libpqValue(db.Address), db.Port, libpqValue(db.DatabaseName), sslmode)
+	} else {
+		data = catalogDatabaseTemplate(path, db.Name, libpqValue(db.DatabaseName), DatabaseAwaitKey(st.Name, app.Name, db.Name))
+	}
 	t := &nomadapi.Template{
 		EmbeddedTmpl: ptr(data),
 		DestPath:     ptr("secrets/" + DatabaseConnFile),
@@ -499,6 +505,35 @@ func databaseTemplate(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Templa
 		t.Uid, t.Gid = ptr(nobodyID), ptr(nobodyID)
 	}
 	return t, nil
+}
+
+// catalogDatabaseTemplate is the connection string template of a database
+// registered in Consul as service: host and port of its first passing
+// instance (consul-template sorts them by node, then ID), so one line
+// even if two agents registered it.
+//
+// consul-template renders an empty list as soon as it has one, so without
+// more the task would start, or a running one be signalled, with an empty
+// file while the service has no passing instance (not registered yet, its
+// check failing). The else branch reads awaitKey, which nothing writes:
+// `key` blocks until a key exists, so the template is not rendered, and the
+// task waits at its first render or keeps its last file, until the service
+// is back.
+func catalogDatabaseTemplate(credsPath, service, dbname, awaitKey string) string {
+	return fmt.Sprintf("{{ with secret %q }}{{ $c := . }}"+
+		"{{ with service %q }}{{ with index . 0 }}"+
+		"host={{ .Address }} port={{ .Port }} dbname=%s user={{ $c.Data.username }} password={{ $c.Data.password }} sslmode=require"+
+		"{{ end }}{{ else }}{{ if key %q }}{{ end }}{{ end }}{{ end }}\n",
+		credsPath, service, dbname, awaitKey)
+}
+
+// DatabaseAwaitKey is the Consul KV key an app's database template blocks
+// on while the database's service has no passing instance. Nothing writes
+// it: were it to exist, the template would render an empty file instead of
+// waiting. It lies under the app's KV folder, which the task's Consul
+// token may read (docs/services.md).
+func DatabaseAwaitKey(stack, app, database string) string {
+	return appconfig.AppPrefix(stack, app) + "await-service/" + database
 }
 
 // libpqValue quotes a keyword/value connection string value when needed.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -189,7 +190,11 @@ func TestDatabaseCredentialsFromVault(t *testing.T) {
 		uid       bool
 	}{
 		{"dev", `{{ with secret "database/creds/pingapp" }}host=127.0.0.1 port=5432 dbname=postgres user={{ .Data.username }} password={{ .Data.password }} sslmode=disable{{ end }}` + "\n", false},
-		{"prod", `{{ with secret "database/creds/pingapp" }}host=main.service.consul port=5432 dbname=postgres user={{ .Data.username }} password={{ .Data.password }} sslmode=require{{ end }}` + "\n", true},
+		// prod's database comes from Terraform outputs: host and port are
+		// read from the Consul service hstack registers for it.
+		{"prod", `{{ with secret "database/creds/pingapp" }}{{ $c := . }}{{ with service "main" }}{{ with index . 0 }}` +
+			`host={{ .Address }} port={{ .Port }} dbname=postgres user={{ $c.Data.username }} password={{ $c.Data.password }} sslmode=require` +
+			`{{ end }}{{ else }}{{ if key "hstack/shop/pingapp/await-service/main" }}{{ end }}{{ end }}{{ end }}` + "\n", true},
 	} {
 		t.Run(tt.env, func(t *testing.T) {
 			task := jobNamed(t, mustRender(t, loadExample(t, tt.env), Options{}), "pingapp").Job.TaskGroups[0].Tasks[0]
@@ -221,6 +226,81 @@ func TestDatabaseCredentialsFromVault(t *testing.T) {
 				t.Errorf("DATABASE_URL_FILE = %q", got)
 			}
 		})
+	}
+}
+
+// ctService is what consul-template's service function returns, as much
+// of it as the database template reads.
+type ctService struct {
+	Address string
+	Port    int
+}
+
+// executeDatabaseTemplate runs data as consul-template would with the
+// given passing instances of every service, and reports the output and
+// the KV keys read (consul-template's key blocks rendering while a key it
+// reads does not exist).
+func executeDatabaseTemplate(t *testing.T, data string, instances []ctService) (out string, keys []string) {
+	t.Helper()
+	tmpl, err := template.New("db").Funcs(template.FuncMap{
+		"secret": func(path string) (any, error) {
+			if path != "database/creds/pingapp" {
+				return nil, fmt.Errorf("secret %q read", path)
+			}
+			return struct{ Data map[string]any }{map[string]any{"username": "v-pingapp-x", "password": "s3cret"}}, nil
+		},
+		"service": func(name string) ([]ctService, error) {
+			if name != "main" {
+				return nil, fmt.Errorf("service %q read, want the database's, main", name)
+			}
+			return instances, nil
+		},
+		"key": func(k string) string { keys = append(keys, k); return "" },
+	}).Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.String(), keys
+}
+
+// TestDatabaseFromTerraformUsesCatalog: the prod app connects where
+// hstack registered the Terraform-built database in Consul, port included
+// (pkg/catalog registers the port from Terraform's outputs), in one line
+// however many instances there are, and waits while there are none.
+func TestDatabaseFromTerraformUsesCatalog(t *testing.T) {
+	task := jobNamed(t, mustRender(t, loadExample(t, "prod"), Options{}), "pingapp").Job.TaskGroups[0].Tasks[0]
+	var data string
+	for _, tp := range task.Templates {
+		if *tp.DestPath == "secrets/database.conn" {
+			data = *tp.EmbeddedTmpl
+		}
+	}
+	if strings.Contains(data, "5432") || strings.Contains(data, "service.consul") {
+		t.Errorf("the template fixes the endpoint instead of reading the catalog: %q", data)
+	}
+	const want = "host=main.cluster-abc.eu-west-1.rds.amazonaws.com port=6543 dbname=postgres user=v-pingapp-x password=s3cret sslmode=require\n"
+	out, keys := executeDatabaseTemplate(t, data, []ctService{{"main.cluster-abc.eu-west-1.rds.amazonaws.com", 6543}})
+	if out != want || len(keys) != 0 {
+		t.Errorf("one instance: %q, keys read %v; want %q", out, keys, want)
+	}
+	// Two registrations (through two agents): still one connection string.
+	out, keys = executeDatabaseTemplate(t, data, []ctService{
+		{"main.cluster-abc.eu-west-1.rds.amazonaws.com", 6543}, {"main.cluster-abc.eu-west-1.rds.amazonaws.com", 6543}})
+	if out != want || len(keys) != 0 {
+		t.Errorf("two instances: %q, keys read %v; want %q", out, keys, want)
+	}
+	// None passing: the template reads a key nothing writes, so
+	// consul-template does not render it and the task waits.
+	out, keys = executeDatabaseTemplate(t, data, nil)
+	if strings.TrimSpace(out) != "" || len(keys) != 1 || keys[0] != DatabaseAwaitKey("shop", "pingapp", "main") {
+		t.Errorf("no instance: %q, keys read %v; want nothing rendered and a block on %s", out, keys, DatabaseAwaitKey("shop", "pingapp", "main"))
+	}
+	if got := DatabaseAwaitKey("shop", "pingapp", "main"); !strings.HasPrefix(got, "hstack/shop/pingapp/") {
+		t.Errorf("await key %s is outside the app's KV folder, which its Consul token may read", got)
 	}
 }
 

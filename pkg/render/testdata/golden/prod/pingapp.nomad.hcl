@@ -139,7 +139,7 @@ job "pingapp" {
 
       template {
         data          = <<-EOT
-          {{ with secret "database/creds/pingapp" }}host=main.service.consul port=5432 dbname=postgres user={{ .Data.username }} password={{ .Data.password }} sslmode=require{{ end }}
+          {{ with secret "database/creds/pingapp" }}{{ $c := . }}{{ with service "main" }}{{ with index . 0 }}host={{ .Address }} port={{ .Port }} dbname=postgres user={{ $c.Data.username }} password={{ $c.Data.password }} sslmode=require{{ end }}{{ else }}{{ if key "hstack/shop/pingapp/await-service/main" }}{{ end }}{{ end }}{{ end }}
         EOT
         destination   = "secrets/database.conn"
         perms         = "0600"
