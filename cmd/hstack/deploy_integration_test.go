@@ -9,19 +9,20 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/loadgen"
 )
 
 // TestDeployReleases drives `hstack deploy` and friends, as an operator or
@@ -51,13 +52,21 @@ func TestDeployReleases(t *testing.T) {
 	if noSmoke == string(src) {
 		t.Fatal("could not remove the smoke test from hstack.hcl")
 	}
-	if err := os.WriteFile(stackFile, []byte(noSmoke), 0o644); err != nil {
+	// The dev environment notifies nobody; here it notifies the example's
+	// Slack notifier, whose URL (a secret) comes from the environment.
+	withNotify := strings.Replace(noSmoke, "notify           = []", `notify           = ["ops"]`, 1)
+	if withNotify == noSmoke {
+		t.Fatal("could not turn on notifications in hstack.hcl's dev environment")
+	}
+	hook := newHookRecorder(t)
+	if err := os.WriteFile(stackFile, []byte(withNotify), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ingressPort := freeTCPPort(t)
 	env := append(os.Environ(),
 		"NOMAD_ADDR="+s.NomadAddr(), "CONSUL_HTTP_ADDR="+s.ConsulAddr(), "VAULT_ADDR="+s.VaultAddr(),
-		"NOMAD_TOKEN=", "CONSUL_HTTP_TOKEN=", "VAULT_TOKEN=", "HSTACK_DEPLOYED_BY=deploy-test")
+		"NOMAD_TOKEN=", "CONSUL_HTTP_TOKEN=", "VAULT_TOKEN=", "HSTACK_DEPLOYED_BY=deploy-test",
+		"SLACK_WEBHOOK_URL="+hook.url)
 	common := []string{"-f", stackFile, "--env", "dev",
 		"--var", "pingapp_bin=" + pingapp,
 		"--var", fmt.Sprintf("database_port=%d", s.Ports.Postgres),
@@ -65,19 +74,11 @@ func TestDeployReleases(t *testing.T) {
 		"--consul-dns-addr", fmt.Sprintf("127.0.0.1:%d", s.Ports.ConsulDNS)}
 	run := func(args ...string) (string, int) {
 		t.Helper()
-		cmd := exec.Command(hstack, args...)
-		cmd.Env = env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
+		out, code := runHstack(t, hstack, env, args...)
+		if strings.Contains(out, hookSecret) {
+			t.Errorf("hstack %s printed the webhook URL's secret", args[0])
 		}
-		t.Logf("hstack %s -> exit %d\n%s", strings.Join(args[:min(len(args), 1)], " "), code, indentLines(out.String()))
-		return out.String(), code
+		return out, code
 	}
 	deploy := func(version string, extra ...string) (string, int) {
 		args := append([]string{"deploy"}, common...)
@@ -133,6 +134,7 @@ func TestDeployReleases(t *testing.T) {
 		if got := serving(); got["2.0.0"] != 1 || len(got) != 1 {
 			t.Errorf("serving %v, want only 2.0.0", got)
 		}
+		hook.expect(t, "pingapp version 2.0.0: canary rollout started", "pingapp version 2.0.0: canary rollout promoted")
 	})
 
 	t.Run("canary answering 5xx is failed by analysis and rolled back", func(t *testing.T) {
@@ -148,6 +150,7 @@ func TestDeployReleases(t *testing.T) {
 		if got := serving(); got["2.0.0"] != 1 || len(got) != 1 {
 			t.Errorf("serving %v after rollback, want only 2.0.0", got)
 		}
+		hook.expect(t, "pingapp version 3.0.0: canary rollout failed", "pingapp version 3.0.0: canary rollout rolled-back")
 	})
 
 	t.Run("crash-looping canary is rolled back with its stderr shown", func(t *testing.T) {
@@ -251,12 +254,24 @@ func TestDeployReleases(t *testing.T) {
 		if got := serving(); got["2.0.0"] != 1 || len(got) != 1 {
 			t.Errorf("serving %v, want only 2.0.0", got)
 		}
-		// Failed outcomes in history are asserted in pkg/rollout; here
-		// Nomad listed no deployments for versions older than the last
-		// four (see the session notes), so only tags are checked.
 		out, code := run("history", "pingapp")
 		if code != 0 || !strings.Contains(out, "release-7.0.0") || !strings.Contains(out, "release-2.0.0") {
 			t.Errorf("history exit %d lacks the release tags (release-7.0.0 was promoted by hand):\n%s", code, out)
+		}
+		// Nomad keeps the last six job versions; the crash-looping 4.0.0
+		// is among them and its outcome must show.
+		var crashLine string
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, " 4.0.0 ") {
+				crashLine = line
+			}
+		}
+		if !strings.Contains(crashLine, "failed") {
+			deps, _, _ := nomad.Jobs().Deployments("pingapp", true, nil)
+			for _, d := range deps {
+				t.Logf("deployment %s job version %d: %s (%s)", d.ID[:8], d.JobVersion, d.Status, d.StatusDescription)
+			}
+			t.Errorf("history shows no failed deployment for 4.0.0 (line %q):\n%s", crashLine, out)
 		}
 	})
 
@@ -284,65 +299,93 @@ func TestDeployReleases(t *testing.T) {
 	})
 }
 
-// load sends GET requests at a steady rate until stopped.
-type load struct {
-	ok, failed atomic.Int64
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-	mu         sync.Mutex
-	errs       []string
-}
+// load is the constant-rate traffic the zero-downtime assertions count:
+// hstack's own load generator, so the test and a rollout's load_test
+// measure requests the same way.
+type load struct{ run *loadgen.Run }
 
 func startLoad(t *testing.T, url string, perSecond int) *load {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	l := &load{cancel: cancel}
-	client := &http.Client{Timeout: 5 * time.Second}
-	tick := time.NewTicker(time.Second / time.Duration(perSecond))
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		defer tick.Stop()
-		var inflight sync.WaitGroup
-		defer inflight.Wait()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			inflight.Add(1)
-			go func() {
-				defer inflight.Done()
-				resp, err := client.Get(url)
-				if err == nil {
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == 200 && strings.TrimSpace(string(body)) == "pong" {
-						l.ok.Add(1)
-						return
-					}
-					err = fmt.Errorf("%d %q", resp.StatusCode, strings.TrimSpace(string(body)))
-				}
-				l.failed.Add(1)
-				l.mu.Lock()
-				if len(l.errs) < 5 {
-					l.errs = append(l.errs, err.Error())
-				}
-				l.mu.Unlock()
-			}()
-		}
-	}()
+	run, err := loadgen.Start(ctx, loadgen.Config{Targets: []string{url}, Rate: perSecond, ExpectStatus: 200, ExpectBody: "pong"})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	t.Cleanup(cancel)
-	return l
+	return &load{run: run}
 }
 
 func (l *load) stop() (ok, failed int64) {
-	l.cancel()
-	l.wg.Wait()
-	if len(l.errs) > 0 {
-		fmt.Fprintf(os.Stderr, "first failures: %v\n", l.errs)
+	res := l.run.Stop()
+	if res.Failed > 0 {
+		fmt.Fprintf(os.Stderr, "load: %s\n", res)
 	}
-	return l.ok.Load(), l.failed.Load()
+	return res.OK, res.Failed
+}
+
+// runHstack runs the hstack binary and returns its combined output and
+// exit code; the output is logged, indented.
+func runHstack(t *testing.T, bin string, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("hstack %s -> exit %d\n%s", strings.Join(args[:min(len(args), 1)], " "), code, indentLines(out.String()))
+	return out.String(), code
+}
+
+// hookSecret stands for the secret part of a Slack webhook URL; it must
+// never be printed.
+const hookSecret = "s3cr3t-hook-token"
+
+// hookRecorder is a Slack-compatible webhook endpoint that keeps the text
+// of every message.
+type hookRecorder struct {
+	url   string
+	mu    sync.Mutex
+	texts []string
+}
+
+func newHookRecorder(t *testing.T) *hookRecorder {
+	h := &hookRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var msg struct{ Text string }
+		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil || r.URL.Path != "/services/T0/B0/"+hookSecret {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		h.texts = append(h.texts, msg.Text)
+		h.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	h.url = srv.URL + "/services/T0/B0/" + hookSecret
+	return h
+}
+
+// expect checks that a message containing each want arrived, in order.
+func (h *hookRecorder) expect(t *testing.T, wants ...string) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i := 0
+	for _, text := range h.texts {
+		if i < len(wants) && strings.Contains(text, wants[i]) {
+			i++
+		}
+	}
+	if i < len(wants) {
+		t.Errorf("webhook: no message %q (in order) among:\n%s", wants[i], strings.Join(h.texts, "\n"))
+	}
 }
 
 // jsonEvents indexes --json output: "plan", "event:<type>", "result:<outcome>".
