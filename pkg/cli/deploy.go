@@ -86,13 +86,13 @@ func deployAction(c *cli.Context) error {
 	}
 
 	cfg := ConfigFromContext(c)
-	nc, err := clients.Nomad(cfg)
+	nc, err := nomadClient(c)
 	if err != nil {
-		return &ExitError{Code: ExitUnreachable, Err: err}
+		return err
 	}
-	cc, err := clients.Consul(cfg)
+	cc, err := consulClient(c)
 	if err != nil {
-		return &ExitError{Code: ExitUnreachable, Err: err}
+		return err
 	}
 	if err := syncServices(c, out, st, nc, cc); err != nil {
 		return err

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/clients"
@@ -143,4 +145,23 @@ func ConfigFromContext(c *cli.Context) clients.Config {
 			},
 		},
 	}
+}
+
+// nomadClient and consulClient open the API clients a command needs. A
+// client that cannot even be built (a malformed address, an unreadable CA
+// file) means the cluster cannot be reached as configured: exit 3.
+func nomadClient(c *cli.Context) (*nomadapi.Client, error) {
+	nc, err := clients.Nomad(ConfigFromContext(c))
+	if err != nil {
+		return nil, &ExitError{Code: ExitUnreachable, Err: err}
+	}
+	return nc, nil
+}
+
+func consulClient(c *cli.Context) (*consulapi.Client, error) {
+	cc, err := clients.Consul(ConfigFromContext(c))
+	if err != nil {
+		return nil, &ExitError{Code: ExitUnreachable, Err: err}
+	}
+	return cc, nil
 }

@@ -11,7 +11,6 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
 
-	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/rollout"
 )
 
@@ -56,9 +55,9 @@ func rollbackCommand() *cli.Command {
 				return err
 			}
 			job := c.Args().First()
-			nc, err := clients.Nomad(ConfigFromContext(c))
+			nc, err := nomadClient(c)
 			if err != nil {
-				return &ExitError{Code: ExitUnreachable, Err: err}
+				return err
 			}
 			var version *uint64
 			switch {
@@ -89,9 +88,9 @@ func historyCommand() *cli.Command {
 			if err := ExactArgs(c, "APP"); err != nil {
 				return err
 			}
-			nc, err := clients.Nomad(ConfigFromContext(c))
+			nc, err := nomadClient(c)
 			if err != nil {
-				return &ExitError{Code: ExitUnreachable, Err: err}
+				return err
 			}
 			hist, err := rollout.History(c.Context, nc, c.Args().First())
 			if err != nil {
@@ -126,9 +125,9 @@ func releaseAction(op func(ctx context.Context, nc *nomadapi.Client, job string,
 		if err := ExactArgs(c, "APP"); err != nil {
 			return err
 		}
-		nc, err := clients.Nomad(ConfigFromContext(c))
+		nc, err := nomadClient(c)
 		if err != nil {
-			return &ExitError{Code: ExitUnreachable, Err: err}
+			return err
 		}
 		view := newEventView(OutputFromContext(c))
 		res, err := op(c.Context, nc, c.Args().First(), view)
@@ -172,9 +171,9 @@ func statusAction(c *cli.Context) error {
 			names = append(names, a.Name)
 		}
 	}
-	nc, err := clients.Nomad(ConfigFromContext(c))
+	nc, err := nomadClient(c)
 	if err != nil {
-		return &ExitError{Code: ExitUnreachable, Err: err}
+		return err
 	}
 	out := OutputFromContext(c)
 	for _, n := range names {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hstack-dev/hstack/pkg/appconfig"
 	"github.com/hstack-dev/hstack/pkg/catalog"
-	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 	"github.com/hstack-dev/hstack/pkg/tfoutputs"
 )
@@ -46,9 +45,9 @@ func servicesCommand() *cli.Command {
 }
 
 func servicesAction(c *cli.Context) error {
-	cc, err := clients.Consul(ConfigFromContext(c))
+	cc, err := consulClient(c)
 	if err != nil {
-		return &ExitError{Code: ExitUnreachable, Err: err}
+		return err
 	}
 	insts, err := catalog.Instances(c.Context, cc, c.Args().Slice()...)
 	if err != nil {
@@ -111,14 +110,13 @@ func servicesSyncAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := ConfigFromContext(c)
-	nc, err := clients.Nomad(cfg)
+	nc, err := nomadClient(c)
 	if err != nil {
-		return &ExitError{Code: ExitUnreachable, Err: err}
+		return err
 	}
-	cc, err := clients.Consul(cfg)
+	cc, err := consulClient(c)
 	if err != nil {
-		return &ExitError{Code: ExitUnreachable, Err: err}
+		return err
 	}
 	return syncServices(c, OutputFromContext(c), st, nc, cc)
 }

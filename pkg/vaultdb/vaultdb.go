@@ -289,7 +289,7 @@ func Setup(ctx context.Context, vc *vaultapi.Client, spec Spec, opts Options) ([
 		}
 	}
 	if conn.Action != vaultplan.Unchanged {
-		body := plain(spec.topFields())
+		body := vaultplan.Plain(spec.topFields())
 		for k, v := range spec.connectionFields() {
 			body[k] = v
 		}
@@ -313,7 +313,7 @@ func Setup(ctx context.Context, vc *vaultapi.Client, spec Spec, opts Options) ([
 		if roleChanges[i].Action == vaultplan.Unchanged {
 			continue
 		}
-		if _, err := l.WriteWithContext(ctx, roleChanges[i].Object, plain(r.fields(spec.Connection))); err != nil {
+		if _, err := l.WriteWithContext(ctx, roleChanges[i].Object, vaultplan.Plain(r.fields(spec.Connection))); err != nil {
 			return append(changes, roleChanges[:i]...), wrap(err, "write", roleChanges[i].Object)
 		}
 	}
@@ -339,21 +339,6 @@ func checkSpec(s Spec) error {
 		}
 	}
 	return nil
-}
-
-func plain(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		switch x := v.(type) {
-		case vaultplan.Set:
-			out[k] = []string(x)
-		case vaultplan.Seconds:
-			out[k] = int64(time.Duration(x) / time.Second)
-		default:
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // Error is a failed Vault request, said briefly: what hstack was doing,

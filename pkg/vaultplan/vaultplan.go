@@ -234,3 +234,20 @@ func display(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// Plain turns the marker types (Set, Seconds) of a desired state into what
+// Vault's API accepts, for writing it.
+func Plain(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case Set:
+			out[k] = []string(x)
+		case Seconds:
+			out[k] = int64(time.Duration(x) / time.Second)
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -187,26 +187,10 @@ func write(ctx context.Context, l *vaultapi.Logical, path string, desired map[st
 		}
 		ch.Action = vaultplan.Update
 	}
-	if _, err := l.WriteWithContext(ctx, path, plain(desired)); err != nil {
+	if _, err := l.WriteWithContext(ctx, path, vaultplan.Plain(desired)); err != nil {
 		return vaultplan.Change{}, err
 	}
 	return ch, nil
-}
-
-// plain turns vaultplan's marker types into what Vault's API accepts.
-func plain(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		switch x := v.(type) {
-		case vaultplan.Set:
-			out[k] = []string(x)
-		case vaultplan.Seconds:
-			out[k] = int64(time.Duration(x) / time.Second)
-		default:
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // Problem is one thing Check found wrong, with what to do about it.
