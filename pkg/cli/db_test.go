@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/jackc/pgx/v5"
 
@@ -125,8 +128,25 @@ func TestDBAgainstDevStack(t *testing.T) {
 	}
 	conn.Close(ctx)
 
+	// A terminal: the password is printed, and it logs in.
+	termOut := credsOnTerminal(t, append(append([]string{"db", "creds"}, stack...), "reporting")...)
+	fields := map[string]string{}
+	for _, line := range strings.Split(termOut, "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			fields[f[0]] = f[1]
+		}
+	}
+	if fields["username"] == "" || fields["password"] == "" {
+		t.Fatalf("db creds on a terminal printed no username or password (%d bytes of output)", len(termOut))
+	}
+	tu := url.URL{Scheme: "postgres", User: url.UserPassword(fields["username"], fields["password"]), Host: fmt.Sprintf("127.0.0.1:%d", s.Ports.Postgres), Path: "/postgres", RawQuery: "sslmode=disable"}
+	if conn, err = pgx.Connect(ctx, tu.String()); err != nil {
+		t.Fatalf("login with the credentials printed on a terminal: %v", err)
+	}
+	conn.Close(ctx)
+
 	r = db("leases", "reporting")
-	if r.code != ExitOK || strings.Count(r.stdout, "database/creds/reporting/") != 2 {
+	if r.code != ExitOK || strings.Count(r.stdout, "database/creds/reporting/") != 3 {
 		t.Errorf("db leases: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, out := range []string{r.stdout, r.stderr} {
@@ -144,7 +164,7 @@ func TestDBAgainstDevStack(t *testing.T) {
 	if r = db("revoke", cred.LeaseID); r.code != ExitFailure || !strings.Contains(r.stderr, "no lease") {
 		t.Errorf("revoking twice: exit %d\n%s", r.code, r.stderr)
 	}
-	if r = db("revoke", "--role", "reporting"); r.code != ExitOK || !strings.Contains(r.stdout, "Revoked 1 lease of role reporting") {
+	if r = db("revoke", "--role", "reporting"); r.code != ExitOK || !strings.Contains(r.stdout, "Revoked 2 leases of role reporting") {
 		t.Errorf("db revoke --role: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
@@ -223,3 +243,29 @@ func workloadIdentity(t *testing.T, addr string, allocDir func(string) string) s
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// credsOnTerminal runs hstack with stdout on a pseudo-terminal and returns
+// what it printed there. The output holds a password: never log it.
+func credsOnTerminal(t *testing.T, args ...string) string {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	read := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(ptmx) // ends with EIO once the terminal side is closed
+		read <- string(b)
+	}()
+	app := newApp()
+	var errOut bytes.Buffer
+	app.Writer, app.ErrWriter = tty, &errOut
+	code := run(context.Background(), app, append([]string{"hstack"}, args...))
+	tty.Close()
+	out := strings.ReplaceAll(<-read, "\r", "")
+	if code != ExitOK {
+		t.Fatalf("hstack %s on a terminal: exit %d\n%s", strings.Join(args[:2], " "), code, errOut.String())
+	}
+	return out
+}
