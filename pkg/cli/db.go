@@ -263,6 +263,11 @@ func dbSetup(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Every database of the stack, not only --database: the policy is one
+	// for all of the cluster's workloads.
+	for _, db := range dc.st.Databases {
+		wcfg.DatabaseMounts = append(wcfg.DatabaseMounts, db.VaultMount)
+	}
 	ctx := c.Context
 	// Every spec first: a bad Terraform output must stop the run before
 	// anything is written.
@@ -389,6 +394,11 @@ func dbCheck(c *cli.Context) error {
 	wcfg, err := workloadConfig(c, false)
 	if err != nil {
 		return err
+	}
+	// Every database of the stack, not only --database: the policy is one
+	// for all of the cluster's workloads.
+	for _, db := range dc.st.Databases {
+		wcfg.DatabaseMounts = append(wcfg.DatabaseMounts, db.VaultMount)
 	}
 	var jwt string
 	if f := c.String(flagJWTFile); f != "" {

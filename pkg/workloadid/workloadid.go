@@ -51,6 +51,9 @@ type Config struct {
 	// TokenPeriod is the period of workload tokens (default 30m): Nomad
 	// renews them while the task runs.
 	TokenPeriod time.Duration
+	// DatabaseMounts are the database secrets engine mounts whose
+	// <mount>/creds/<job ID> a task may read (default "database").
+	DatabaseMounts []string
 }
 
 func (c Config) withDefaults() Config {
@@ -147,7 +150,7 @@ func Setup(ctx context.Context, vc *vaultapi.Client, cfg Config) ([]vaultplan.Ch
 	}
 	changes = append(changes, c)
 
-	policy := vaultpolicies.NomadWorkloads(accessor)
+	policy := vaultpolicies.NomadWorkloads(accessor, cfg.DatabaseMounts)
 	cur, err := sys.GetPolicyWithContext(ctx, cfg.Role)
 	if err != nil {
 		return changes, fmt.Errorf("read policy %s: %w", cfg.Role, err)
@@ -295,7 +298,7 @@ func Check(ctx context.Context, vc *vaultapi.Client, cfg Config, httpClient *htt
 	case err != nil:
 	case pol == "":
 		err = fmt.Errorf("no policy %s: workload tokens can read nothing", cfg.Role)
-	case pol != vaultpolicies.NomadWorkloads(m.Accessor):
+	case pol != vaultpolicies.NomadWorkloads(m.Accessor, cfg.DatabaseMounts):
 		err = fmt.Errorf("policy %s differs from policies/vault/nomad-workloads.hcl: run `hstack db setup`", cfg.Role)
 	}
 	add("workload policy", err, cfg.Role)

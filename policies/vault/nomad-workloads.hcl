@@ -3,10 +3,12 @@
 #
 # A task may read only the dynamic database credentials of the role named
 # after its own job: job "pingapp" reads database/creds/pingapp and nothing
-# else. AUTH_METHOD_ACCESSOR is replaced with the JWT mount's accessor when
-# hstack writes the policy; Vault fills in the job ID from the token's entity
-# alias metadata (claim_mappings on the role).
+# else. When hstack writes the policy, AUTH_METHOD_ACCESSOR becomes the JWT
+# mount's accessor and the path block is repeated for each database secrets
+# engine mount the stack declares (DATABASE_MOUNT; "database" by default);
+# Vault fills in the job ID from the token's entity alias metadata
+# (claim_mappings on the role).
 
-path "database/creds/{{identity.entity.aliases.AUTH_METHOD_ACCESSOR.metadata.nomad_job_id}}" {
+path "DATABASE_MOUNT/creds/{{identity.entity.aliases.AUTH_METHOD_ACCESSOR.metadata.nomad_job_id}}" {
   capabilities = ["read"]
 }
