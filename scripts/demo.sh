@@ -18,6 +18,9 @@ ingress=127.0.0.1:8080
 
 vars=(--env dev --var "pingapp_bin=$PWD/bin/pingapp" --var "database_port=$PGPORT")
 
+echo "==> hstack db setup: Vault's database roles as hstack.hcl declares them"
+$hstack db setup "${vars[@]}"
+
 echo "==> hstack deploy: hstack.hcl's dev environment (ingress, monitoring, pingapp 1.0.0)"
 $hstack deploy "${vars[@]}" --var image_tag=1.0.0 --commit "$version"
 
@@ -67,6 +70,7 @@ hstack dev stack is up, running hstack.hcl's dev environment:
   pingapp       http://$app/metrics   (version 1.0.1, released as a canary)
 
   hstack status pingapp --env dev      hstack history pingapp
+  hstack services                      hstack db creds --env dev reporting
 
 Use the products' CLIs against it:  source .hstack/dev.env
 Stop everything:                     make demo-down
