@@ -1,7 +1,6 @@
 package render
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
-	"github.com/hstack-dev/hstack/pkg/appconfig"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 )
@@ -49,11 +47,7 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 		t.Fatal(diags.Error())
 	}
 	jobs := mustRender(t, st, devstackOptions(s))
-	// pingapp's config template waits for its keys, which hstack deploy
-	// writes before it registers jobs.
-	if _, err := (&appconfig.Syncer{Consul: consul, Nomad: nomad}).Sync(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
+	syncConfig(t, s, st)
 	var names []string
 	for _, j := range jobs {
 		names = append(names, j.Name)

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,8 +15,10 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/hstack-dev/hstack/pkg/appconfig"
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/stackfile"
 )
 
 // devstackOptions are what `hstack render` fills in from the dev stack's
@@ -99,6 +102,7 @@ func TestIngressRoutesToHealthyApp(t *testing.T) {
 	st.Databases[0].Port = s.Ports.Postgres
 	st.Ingress.Port = freePort(t)
 	st.Monitoring = nil
+	syncConfig(t, s, st)
 	for _, j := range mustRender(t, st, devstackOptions(s)) {
 		if _, _, err := nomad.Jobs().Register(j.Job, nil); err != nil {
 			t.Fatalf("register %s: %v", j.Name, err)
@@ -160,4 +164,21 @@ func viaJSON(t *testing.T, job *nomadapi.Job) *nomadapi.Job {
 		t.Fatal(err)
 	}
 	return &out
+}
+
+// syncConfig writes the apps' config to Consul KV, as hstack deploy does
+// before it registers jobs: an app's config template waits for its keys.
+func syncConfig(t *testing.T, s *devstack.Stack, st *stackfile.Stack) {
+	t.Helper()
+	consul, err := s.ConsulClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nomad, err := s.NomadClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&appconfig.Syncer{Consul: consul, Nomad: nomad}).Sync(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
 }
