@@ -236,8 +236,11 @@ func TestDeployReleases(t *testing.T) {
 		if code != 4 {
 			t.Fatalf("exit %d, want 4", code)
 		}
-		if out, code := run("status", "-f", stackFile, "--env", "dev", "pingapp"); code != 0 || !strings.Contains(out, "requires manual promotion") {
-			t.Errorf("status exit %d:\n%s", code, out)
+		// Another process shows the waiting deployment and what the gate
+		// found.
+		if out, code := run("status", "-f", stackFile, "--env", "dev", "pingapp"); code != 0 || !strings.Contains(out, "requires manual promotion") ||
+			!strings.Contains(out, "gate:") || !strings.Contains(out, "analysis success-rate: Successful") {
+			t.Errorf("status exit %d, want the waiting deployment and the gate's findings:\n%s", code, out)
 		}
 		if _, code := run("promote", "pingapp"); code != 0 {
 			t.Fatalf("promote exited %d", code)

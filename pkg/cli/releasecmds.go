@@ -203,6 +203,12 @@ func statusAction(c *cli.Context) error {
 				fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d/%d\n", g.Name, g.Desired, g.Placed, g.Healthy, g.Unhealthy, g.Canaries, g.DesiredCanaries)
 			}
 			tw.Flush()
+			if len(s.Gate) > 0 {
+				fmt.Fprintln(out.Stdout, "  gate:")
+				for _, l := range s.Gate {
+					fmt.Fprintf(out.Stdout, "    %s\n", l)
+				}
+			}
 			fmt.Fprintf(out.Stdout, "  %s\n", link)
 		}
 	}

@@ -40,10 +40,15 @@ type Gate struct {
 	HTTP        *http.Client
 	// Report receives one line per smoke test result and analysis.
 	Report func(format string, args ...any)
+
+	deployment *nomadapi.Deployment // being judged
+	notes      []string             // its findings so far
+	saveFailed bool
 }
 
 // Check implements rollout.Gate.
 func (g *Gate) Check(ctx context.Context, d *nomadapi.Deployment) (rollout.Verdict, string, error) {
+	g.judging(d)
 	allocs, err := g.canaries(ctx, d)
 	if err != nil {
 		return rollout.Fail, "", err
@@ -175,6 +180,26 @@ func (g *Gate) report(format string, args ...any) {
 	if g.Report != nil {
 		g.Report(format, args...)
 	}
+	g.notes = append(g.notes, fmt.Sprintf(format, args...))
+	// Best effort, so `hstack status` elsewhere can show it; the release
+	// itself does not depend on it.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rollout.SaveGateNotes(ctx, g.Nomad, g.deployment.JobID, g.deployment.ID, g.notes); err != nil && !g.saveFailed {
+		g.saveFailed = true
+		if g.Report != nil {
+			g.Report("could not save the gate's findings for `hstack status` (Nomad variable %s): %v", rollout.GateVariable(g.deployment.JobID), err)
+		}
+	}
+}
+
+// judging starts the notes afresh for a deployment not judged before: a
+// stepped release judges several deployments, a resumed one the same again.
+func (g *Gate) judging(d *nomadapi.Deployment) {
+	if g.deployment == nil || g.deployment.ID != d.ID {
+		g.notes = nil
+	}
+	g.deployment = d
 }
 
 func smokeLine(r analysis.SmokeResult) string {

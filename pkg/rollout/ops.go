@@ -220,6 +220,9 @@ type Status struct {
 	Status       string        `json:"status,omitempty"`
 	Description  string        `json:"description,omitempty"`
 	Groups       []GroupStatus `json:"groups,omitempty"`
+	// Gate holds what hstack's gate found for this deployment so far:
+	// smoke tests, load tests, analyses.
+	Gate []string `json:"gate,omitempty"`
 }
 
 // CurrentStatus reads job and its latest deployment.
@@ -236,6 +239,9 @@ func CurrentStatus(ctx context.Context, nomad *nomadapi.Client, job string) (Sta
 	}
 	if d != nil {
 		st.DeploymentID, st.Status, st.Description, st.Groups = d.ID, d.Status, d.StatusDescription, groupsOf(d)
+		if st.Gate, err = GateNotes(ctx, nomad, job, d.ID); err != nil {
+			return st, &ClusterError{Op: "read gate findings", Err: err}
+		}
 	}
 	return st, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
@@ -143,4 +144,41 @@ func recordedOutcomes(ctx context.Context, nomad *nomadapi.Client, job string) (
 		}
 	}
 	return out, nil
+}
+
+// The gate runs inside the hstack process that drives the release, but
+// `hstack status` in another shell (or in CI, while a release waits for a
+// human) should show what it found. So the gate's findings for the
+// deployment it judges are kept in a Nomad Variable too.
+
+// GateVariable is the Nomad Variable path holding the gate's findings for
+// a job's most recently judged deployment.
+func GateVariable(job string) string { return "hstack/gate/" + job }
+
+// SaveGateNotes stores the gate's findings so far for deploymentID,
+// replacing those of any earlier deployment.
+func SaveGateNotes(ctx context.Context, nomad *nomadapi.Client, job, deploymentID string, notes []string) error {
+	v := &nomadapi.Variable{Path: GateVariable(job), Items: nomadapi.VariableItems{
+		"deployment": deploymentID,
+		"notes":      strings.Join(notes, "\n"),
+		"updated":    time.Now().UTC().Format(time.RFC3339),
+	}}
+	_, _, err := nomad.Variables().Update(v, (&nomadapi.WriteOptions{}).WithContext(ctx))
+	return err
+}
+
+// GateNotes returns the gate's findings for deploymentID, or nil when the
+// gate has not judged that deployment.
+func GateNotes(ctx context.Context, nomad *nomadapi.Client, job, deploymentID string) ([]string, error) {
+	v, _, err := nomad.Variables().Read(GateVariable(job), (&nomadapi.QueryOptions{}).WithContext(ctx))
+	if errors.Is(err, nomadapi.ErrVariablePathNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v.Items["deployment"] != deploymentID || v.Items["notes"] == "" {
+		return nil, nil
+	}
+	return strings.Split(v.Items["notes"], "\n"), nil
 }
