@@ -259,14 +259,9 @@ func dbSetup(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	wcfg, err := workloadConfig(c, true)
+	wcfg, err := workloadConfig(c, dc.st, true)
 	if err != nil {
 		return err
-	}
-	// Every database of the stack, not only --database: the policy is one
-	// for all of the cluster's workloads.
-	for _, db := range dc.st.Databases {
-		wcfg.DatabaseMounts = append(wcfg.DatabaseMounts, db.VaultMount)
 	}
 	ctx := c.Context
 	// Every spec first: a bad Terraform output must stop the run before
@@ -364,8 +359,13 @@ func rootCredential(c *cli.Context) (*vaultdb.Root, error) {
 
 // workloadConfig: the JWKS URL defaults to the Nomad address hstack talks
 // to, which is right when Vault reaches Nomad the same way.
-func workloadConfig(c *cli.Context, defaultURL bool) (workloadid.Config, error) {
+func workloadConfig(c *cli.Context, st *stackfile.Stack, defaultURL bool) (workloadid.Config, error) {
 	cfg := workloadid.Config{JWKSURL: c.String(flagJWKSURL)}
+	// Every database of the stack, not only --database: the policy is one
+	// for all of the cluster's workloads.
+	for _, db := range st.Databases {
+		cfg.DatabaseMounts = append(cfg.DatabaseMounts, db.VaultMount)
+	}
 	if cfg.JWKSURL == "" && defaultURL {
 		nc, err := clients.Nomad(ConfigFromContext(c))
 		if err != nil {
@@ -391,14 +391,9 @@ func dbCheck(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	wcfg, err := workloadConfig(c, false)
+	wcfg, err := workloadConfig(c, dc.st, false)
 	if err != nil {
 		return err
-	}
-	// Every database of the stack, not only --database: the policy is one
-	// for all of the cluster's workloads.
-	for _, db := range dc.st.Databases {
-		wcfg.DatabaseMounts = append(wcfg.DatabaseMounts, db.VaultMount)
 	}
 	var jwt string
 	if f := c.String(flagJWTFile); f != "" {
