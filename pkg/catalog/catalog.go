@@ -31,7 +31,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
@@ -95,7 +94,7 @@ func Desired(ctx context.Context, st *stackfile.Stack, tf tfoutputs.Reader) ([]S
 			return nil, err
 		}
 		add := func(name, host, endpoint string) error {
-			if !isDNSLabel(name) {
+			if !stackfile.IsDNSLabel(name) {
 				return fmt.Errorf("%w: database %q: Consul service name %q is not a DNS label (lowercase letters, digits, -; at most 63), so %s.service.consul could not resolve", ErrInvalid, db.Name, name, name)
 			}
 			out = append(out, Service{
@@ -243,18 +242,4 @@ func registration(stack string, s Service) *consulapi.AgentServiceRegistration {
 	sum := sha256.Sum256(b)
 	reg.Meta[MetaSpec] = hex.EncodeToString(sum[:8])
 	return reg
-}
-
-// isDNSLabel reports whether s can be a Consul service name that resolves
-// in DNS.
-func isDNSLabel(s string) bool {
-	if s == "" || len(s) > 63 || strings.HasPrefix(s, "-") || strings.HasSuffix(s, "-") {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
 }

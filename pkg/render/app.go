@@ -222,7 +222,7 @@ func appServices(st *stackfile.Stack, app *stackfile.App, meta map[string]string
 	var out []*nomadapi.Service
 	for _, port := range ports {
 		name := ServiceName(app, port)
-		if !isDNSLabel(name) {
+		if !stackfile.IsDNSLabel(name) {
 			return nil, fmt.Errorf("app %q: Consul service name %q for port %q is not a DNS label (lowercase letters, digits, -; at most 63)", app.Name, name, port)
 		}
 		svc := &nomadapi.Service{

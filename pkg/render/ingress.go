@@ -39,7 +39,7 @@ func IngressName(st *stackfile.Stack) string { return st.Name + "-ingress" }
 // follows Consul health without HAProxy knowing about Consul's API.
 func ingressJob(st *stackfile.Stack, local bool, opts Options) (*nomadapi.Job, error) {
 	name := IngressName(st)
-	if !isDNSLabel(name + "-metrics") {
+	if !stackfile.IsDNSLabel(name + "-metrics") {
 		return nil, fmt.Errorf("ingress: service name %q is too long for DNS; shorten the stack name", name+"-metrics")
 	}
 	dns := opts.ConsulDNSAddr

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 
 	nomadapi "github.com/hashicorp/nomad/api"
@@ -201,18 +200,4 @@ func stackMeta(st *stackfile.Stack) map[string]string {
 		metaHstackVersion: hstackVersion(),
 		metaStack:         st.Name,
 	}
-}
-
-// isDNSLabel reports whether s can be a Consul service name that resolves
-// in DNS.
-func isDNSLabel(s string) bool {
-	if s == "" || len(s) > 63 || strings.HasPrefix(s, "-") || strings.HasSuffix(s, "-") {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -602,6 +602,10 @@ var (
 	vaultRef  = regexp.MustCompile(`^([^#\s/][^#\s]*)#([^#\s]+)$`)
 )
 
+// IsDNSLabel reports whether s can be a Nomad job or Consul service name
+// that resolves in DNS, by the rule app and stack names are checked with.
+func IsDNSLabel(s string) bool { return dnsLabel.MatchString(s) }
+
 var nameRules = map[*regexp.Regexp]string{
 	dnsLabel:  "lowercase letters, digits and hyphens, starting and ending with a letter or digit, at most 63 characters (it becomes a Nomad job and Consul service name)",
 	plainName: "a letter followed by letters, digits, hyphens or underscores, at most 63 characters",
