@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/testenv"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -33,10 +34,7 @@ func TestBuiltinsAgainstPrometheus(t *testing.T) {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		msg := "integration test needs the prometheus binary (Debian package prometheus; make deps): " + err.Error()
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, msg)
 	}
 
 	target := fakePingapp(t)

@@ -3,6 +3,7 @@ package jobhcl
 import (
 	"fmt"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -26,10 +27,7 @@ func startNomad(t *testing.T) *nomadapi.Client {
 	}
 	bin, err := tools.Find("nomad")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("nomad binary required in CI: %v", err)
-		}
-		t.Skipf("nomad not installed, skipping round trip against a real Nomad: %v", err)
+		testenv.Missing(t, "the round trip needs a real Nomad (scripts/tools.sh nomad builds it): "+err.Error())
 	}
 
 	dir := t.TempDir()

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -30,10 +31,7 @@ func startVault(t *testing.T) *vaultapi.Client {
 	bin, err := tools.Find("vault")
 	if err != nil {
 		msg := "integration test needs Vault: " + err.Error()
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, msg)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hstack-dev/hstack/pkg/devstack"
+	"github.com/hstack-dev/hstack/pkg/testenv"
 	"github.com/hstack-dev/hstack/pkg/tools"
 )
 
@@ -36,10 +37,7 @@ func RequireTools(t testing.TB) {
 		return
 	}
 	msg := "integration test needs the dev stack's binaries: " + strings.Join(missing, "; ")
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.Missing(t, msg)
 }
 
 // Start boots a stack and registers its teardown. On failure the tail of each

@@ -12,6 +12,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/hstack-dev/hstack/pkg/devstack"
+	"github.com/hstack-dev/hstack/pkg/testenv"
 	"github.com/hstack-dev/hstack/pkg/tools"
 )
 
@@ -25,10 +26,7 @@ func StartVault(t testing.TB) *vaultapi.Client {
 	t.Helper()
 	bin, err := tools.Find("vault")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Missing(t, err.Error())
 	}
 	ports, err := devstack.FreePorts()
 	if err != nil {

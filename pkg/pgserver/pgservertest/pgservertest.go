@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hstack-dev/hstack/pkg/pgserver"
+	"github.com/hstack-dev/hstack/pkg/testenv"
 	"github.com/hstack-dev/hstack/pkg/tools"
 )
 
@@ -22,10 +23,7 @@ func Start(t testing.TB) *pgserver.Server {
 	t.Helper()
 	bin, err := tools.FindPostgres()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Missing(t, err.Error())
 	}
 	// Not t.TempDir(): its parent is 0700, and the server may run as the
 	// postgres user.
