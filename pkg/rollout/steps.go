@@ -160,24 +160,7 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 
 	// Promote: the new version replaces the stable group (rolling, so the
 	// group never drops below its healthy count) and the canary group goes.
-	final, err := promoted(job)
-	if err != nil {
-		return err
-	}
-	d, err := e.register(ctx, final)
-	if err != nil {
-		return err
-	}
-	e.emit(EventPromoted, d, "promoting %s to all of %s", release, group)
-	if d, err = e.w.until(ctx, d.ID, terminal); err != nil {
-		return err
-	}
-	if d.Status != nomadapi.DeploymentStatusSuccessful {
-		e.inspectInto(ctx, d)
-		e.emit(EventFailed, d, "promotion failed: %s", d.StatusDescription)
-		return e.revertTo(ctx, baseline)
-	}
-	return e.finish(ctx, d)
+	return e.promoteStep(ctx, job, baseline, fmt.Sprintf("promoting %s to all of %s", release, group))
 }
 
 // stepped reads the stepped-canary state of the current job, if any.
@@ -223,7 +206,13 @@ func (e *engine) promoteStepped(ctx context.Context, cur *nomadapi.Job, group st
 	for _, k := range []string{MetaCanaryRelease, MetaCanaryBaseline, MetaCanaryStep} {
 		delete(next.Meta, k)
 	}
-	final, err := promoted(next)
+	return e.promoteStep(ctx, next, baseline, "promoted by hand")
+}
+
+// promoteStep registers job with its canary group folded into the stable
+// one and follows that deployment; if it fails, the baseline comes back.
+func (e *engine) promoteStep(ctx context.Context, job *nomadapi.Job, baseline uint64, msg string) error {
+	final, err := promoted(job)
 	if err != nil {
 		return err
 	}
@@ -231,7 +220,7 @@ func (e *engine) promoteStepped(ctx context.Context, cur *nomadapi.Job, group st
 	if err != nil {
 		return err
 	}
-	e.emit(EventPromoted, d, "promoted by hand")
+	e.emit(EventPromoted, d, "%s", msg)
 	if d, err = e.w.until(ctx, d.ID, terminal); err != nil {
 		return err
 	}
