@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
@@ -201,7 +200,7 @@ scrape_configs:
 	devstacktest.StartDaemon(t, cmd)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("--- prometheus log:\n%s", tailFile(logPath, 30))
+			t.Logf("--- prometheus log:\n%s", devstacktest.Tail(logPath, 30))
 		}
 	})
 
@@ -216,28 +215,11 @@ scrape_configs:
 			}
 		}
 		if devstacktest.Exited(cmd) {
-			t.Fatalf("prometheus exited early:\n%s", tailFile(logPath, 30))
+			t.Fatalf("prometheus exited early:\n%s", devstacktest.Tail(logPath, 30))
 		}
 		time.Sleep(200 * time.Millisecond)
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready at %s within 30s:\n%s", url, tailFile(logPath, 30))
+			t.Fatalf("prometheus not ready at %s within 30s:\n%s", url, devstacktest.Tail(logPath, 30))
 		}
 	}
-}
-
-func tailFile(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
 }

@@ -134,7 +134,7 @@ func TestDevStackRunsPingapp(t *testing.T) {
 
 	t.Run("pingapp as a nomad job", func(t *testing.T) {
 		bin := devstacktest.BuildBinary(t, "./cmd/pingapp", s.Dir)
-		job := parseJob(t, nomad, map[string]string{
+		job := devstacktest.ParsePingappJob(t, nomad, map[string]string{
 			"pingapp_bin":   bin,
 			"database_port": fmt.Sprint(s.Ports.Postgres),
 		})
@@ -236,31 +236,6 @@ func TestDevStackRunsPingapp(t *testing.T) {
 			}
 		}
 	})
-}
-
-// parseJob has Nomad itself parse jobs/pingapp.nomad.hcl, as `nomad job run`
-// would, with the given HCL variables.
-func parseJob(t *testing.T, nomad *nomadapi.Client, vars map[string]string) *nomadapi.Job {
-	t.Helper()
-	root, err := devstacktest.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(filepath.Join(root, "jobs", "pingapp.nomad.hcl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vb strings.Builder
-	for k, v := range vars {
-		fmt.Fprintf(&vb, "%s = %q\n", k, v)
-	}
-	job, err := nomad.Jobs().ParseHCLOpts(&nomadapi.JobsParseRequest{
-		JobHCL: string(src), Variables: vb.String(), Canonicalize: true,
-	})
-	if err != nil {
-		t.Fatalf("nomad parse jobs/pingapp.nomad.hcl: %v", err)
-	}
-	return job
 }
 
 func assertNoPassword(t *testing.T, job *nomadapi.Job) {

@@ -6,6 +6,7 @@ package devstacktest
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/testenv"
@@ -91,11 +94,12 @@ func DumpLogs(t testing.TB, dir string) {
 	t.Helper()
 	logs, _ := filepath.Glob(filepath.Join(dir, "logs", "*.log"))
 	for _, l := range logs {
-		t.Logf("--- last lines of %s:\n%s", l, tail(l, 30))
+		t.Logf("--- last lines of %s:\n%s", l, Tail(l, 30))
 	}
 }
 
-func tail(path string, n int) string {
+// Tail returns the last n lines of the file at path (or why it cannot).
+func Tail(path string, n int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return err.Error()
@@ -202,3 +206,28 @@ func StartDaemon(t testing.TB, cmd *exec.Cmd) {
 
 // Exited reports whether a process started by StartDaemon has exited.
 func Exited(cmd *exec.Cmd) bool { return !devstack.Alive(cmd.Process.Pid) }
+
+// ParsePingappJob has Nomad itself parse jobs/pingapp.nomad.hcl, as `nomad
+// job run` would, with the given HCL variables.
+func ParsePingappJob(t testing.TB, nomad *nomadapi.Client, vars map[string]string) *nomadapi.Job {
+	t.Helper()
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, "jobs", "pingapp.nomad.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vb strings.Builder
+	for k, v := range vars {
+		fmt.Fprintf(&vb, "%s = %q\n", k, v)
+	}
+	job, err := nomad.Jobs().ParseHCLOpts(&nomadapi.JobsParseRequest{
+		JobHCL: string(src), Variables: vb.String(), Canonicalize: true,
+	})
+	if err != nil {
+		t.Fatalf("nomad parse jobs/pingapp.nomad.hcl: %v", err)
+	}
+	return job
+}

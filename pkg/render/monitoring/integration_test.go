@@ -151,7 +151,7 @@ func TestLocalMonitoringOnDevStack(t *testing.T) {
 		}
 	}
 	pingappBin := devstacktest.BuildBinary(t, "./cmd/pingapp", s.Dir)
-	pingapp := parsePingappJob(t, nomad, map[string]string{
+	pingapp := devstacktest.ParsePingappJob(t, nomad, map[string]string{
 		"pingapp_bin":   pingappBin,
 		"database_port": fmt.Sprint(s.Ports.Postgres),
 		"version":       "it-1",
@@ -402,29 +402,6 @@ func amAlerts(am string) ([]amAlert, error) {
 	var alerts []amAlert
 	err := getJSON(am+"/api/v2/alerts", &alerts)
 	return alerts, err
-}
-
-// parsePingappJob has Nomad parse jobs/pingapp.nomad.hcl, as
-// pkg/devstack's integration test does.
-func parsePingappJob(t *testing.T, nomad *nomadapi.Client, vars map[string]string) *nomadapi.Job {
-	t.Helper()
-	root, err := devstacktest.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(filepath.Join(root, "jobs", "pingapp.nomad.hcl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vb strings.Builder
-	for k, v := range vars {
-		fmt.Fprintf(&vb, "%s = %q\n", k, v)
-	}
-	job, err := nomad.Jobs().ParseHCLOpts(&nomadapi.JobsParseRequest{JobHCL: string(src), Variables: vb.String(), Canonicalize: true})
-	if err != nil {
-		t.Fatalf("nomad parse jobs/pingapp.nomad.hcl: %v", err)
-	}
-	return job
 }
 
 func allocSummary(nomad *nomadapi.Client) string {
