@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -34,44 +33,17 @@ func TestDeployReleases(t *testing.T) {
 		t.Skip("integration test: boots Nomad, Consul, Vault, PostgreSQL and the monitoring jobs")
 	}
 	s := devstacktest.Start(t)
-	dir := s.Dir
-	hstack := devstacktest.BuildBinary(t, "./cmd/hstack", dir)
-	pingapp := devstacktest.BuildBinary(t, "./cmd/pingapp", dir)
-	root, err := devstacktest.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The example stack file, minus its smoke test: a 5xx canary must be
-	// caught by the metric analysis, not by a lucky smoke request.
-	src, err := os.ReadFile(filepath.Join(root, "hstack.hcl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stackFile := filepath.Join(dir, "hstack.hcl")
-	noSmoke := regexp.MustCompile(`(?s)\n    smoke_test "ping" \{.*?\n    \}\n`).ReplaceAllString(string(src), "\n")
-	if noSmoke == string(src) {
-		t.Fatal("could not remove the smoke test from hstack.hcl")
-	}
-	// The dev environment notifies nobody; here it notifies the example's
-	// Slack notifier, whose URL (a secret) comes from the environment.
-	withNotify := strings.Replace(noSmoke, "notify           = []", `notify           = ["ops"]`, 1)
-	if withNotify == noSmoke {
-		t.Fatal("could not turn on notifications in hstack.hcl's dev environment")
-	}
 	hook := newHookRecorder(t)
-	if err := os.WriteFile(stackFile, []byte(withNotify), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ingressPort := freeTCPPort(t)
-	env := append(os.Environ(),
-		"NOMAD_ADDR="+s.NomadAddr(), "CONSUL_HTTP_ADDR="+s.ConsulAddr(), "VAULT_ADDR="+s.VaultAddr(),
-		"NOMAD_TOKEN=", "CONSUL_HTTP_TOKEN=", "VAULT_TOKEN=", "HSTACK_DEPLOYED_BY=deploy-test",
-		"SLACK_WEBHOOK_URL="+hook.url)
-	common := []string{"-f", stackFile, "--env", "dev",
-		"--var", "pingapp_bin=" + pingapp,
-		"--var", fmt.Sprintf("database_port=%d", s.Ports.Postgres),
-		"--var", fmt.Sprintf("ingress_port=%d", ingressPort),
-		"--consul-dns-addr", fmt.Sprintf("127.0.0.1:%d", s.Ports.ConsulDNS)}
+	ex := newExample(t, s,
+		// No smoke test: a 5xx canary must be caught by the metric
+		// analysis, not by a lucky smoke request.
+		edit{regexp.MustCompile(`(?s)\n    smoke_test "ping" \{.*?\n    \}\n`), "\n", "remove the smoke test"},
+		// The dev environment notifies nobody; here it notifies the
+		// example's Slack notifier, whose URL (a secret) comes from the
+		// environment.
+		edit{regexp.MustCompile(regexp.QuoteMeta("notify           = []")), `notify           = ["ops"]`, "turn on notifications in the dev environment"})
+	hstack, stackFile, ingressPort, common := ex.hstack, ex.stackFile, ex.ingressPort, ex.args
+	env := append(ex.env, "HSTACK_DEPLOYED_BY=deploy-test", "SLACK_WEBHOOK_URL="+hook.url)
 	run := func(args ...string) (string, int) {
 		t.Helper()
 		out, code := runHstack(t, hstack, env, args...)

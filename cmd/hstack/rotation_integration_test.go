@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -34,34 +32,13 @@ func TestCredentialRotationUnderLoad(t *testing.T) {
 		loadFor    = 100 * time.Second // > 3 max_ttl: at least two rotations
 	)
 	s := devstacktest.Start(t)
-	dir := s.Dir
-	hstack := devstacktest.BuildBinary(t, "./cmd/hstack", dir)
-	pingapp := devstacktest.BuildBinary(t, "./cmd/pingapp", dir)
-	root, err := devstacktest.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(filepath.Join(root, "hstack.hcl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := regexp.MustCompile(`(role "pingapp" \{\s*privilege\s*= "readwrite"\s*)default_ttl = "1h"\s*max_ttl\s*= "24h"`)
-	short := role.ReplaceAllString(string(src), fmt.Sprintf(`${1}default_ttl = "%s"
-    max_ttl     = "%s"`, defaultTTL, maxTTL))
-	if short == string(src) {
-		t.Fatal("could not shorten the pingapp role's TTLs in hstack.hcl")
-	}
-	stackFile := filepath.Join(dir, "hstack.hcl")
-	if err := os.WriteFile(stackFile, []byte(short), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(),
-		"NOMAD_ADDR="+s.NomadAddr(), "CONSUL_HTTP_ADDR="+s.ConsulAddr(), "VAULT_ADDR="+s.VaultAddr(),
-		"NOMAD_TOKEN=", "CONSUL_HTTP_TOKEN=", "VAULT_TOKEN="+s.VaultToken())
-	common := []string{"-f", stackFile, "--env", "dev",
-		"--var", "pingapp_bin=" + pingapp,
-		"--var", fmt.Sprintf("database_port=%d", s.Ports.Postgres),
-		"--var", fmt.Sprintf("ingress_port=%d", freeTCPPort(t))}
+	ex := newExample(t, s, edit{
+		regexp.MustCompile(`(role "pingapp" \{\s*privilege\s*= "readwrite"\s*)default_ttl = "1h"\s*max_ttl\s*= "24h"`),
+		fmt.Sprintf("${1}default_ttl = %q\n    max_ttl     = %q", defaultTTL.String(), maxTTL.String()),
+		"shorten the pingapp role's TTLs",
+	})
+	hstack, common := ex.hstack, ex.args
+	env := append(ex.env, "VAULT_TOKEN="+s.VaultToken())
 	hs := func(args ...string) string {
 		t.Helper()
 		out, code := runHstack(t, hstack, env, args...)
