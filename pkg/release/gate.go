@@ -250,11 +250,20 @@ func (g *Gate) canaries(ctx context.Context, d *nomadapi.Deployment) ([]string, 
 func (g *Gate) addresses(ctx context.Context, port string, allocs []string) ([]string, error) {
 	svc := render.ServiceName(g.App, port)
 	var out []string
+	var index uint64
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		entries, _, err := g.Consul.Catalog().Service(svc, "", (&consulapi.QueryOptions{}).WithContext(ctx))
+		// Nomad registers services a moment after the task starts: wait
+		// for the catalog to change (a blocking query) until it has them.
+		q := &consulapi.QueryOptions{WaitIndex: index, WaitTime: time.Until(deadline)}
+		entries, meta, err := g.Consul.Catalog().Service(svc, "", q.WithContext(ctx))
 		if err != nil {
 			return nil, err
+		}
+		// An index that goes backwards (a Consul restart) must not block
+		// on a future that never comes.
+		if index = meta.LastIndex; index < q.WaitIndex {
+			index = 0
 		}
 		out = out[:0]
 		for _, id := range allocs {
@@ -265,14 +274,8 @@ func (g *Gate) addresses(ctx context.Context, port string, allocs []string) ([]s
 				}
 			}
 		}
-		// Nomad registers services a moment after the task starts.
-		if len(out) == len(allocs) || time.Now().After(deadline) {
+		if len(out) == len(allocs) || !time.Now().Before(deadline) {
 			return out, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
