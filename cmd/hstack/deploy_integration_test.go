@@ -42,7 +42,8 @@ func TestDeployReleases(t *testing.T) {
 		// example's Slack notifier, whose URL (a secret) comes from the
 		// environment.
 		edit{regexp.MustCompile(regexp.QuoteMeta("notify           = []")), `notify           = ["ops"]`, "turn on notifications in the dev environment"})
-	hstack, stackFile, ingressPort, common := ex.hstack, ex.stackFile, ex.ingressPort, ex.args
+	hstack, stackFile, ingressPort := ex.hstack, ex.stackFile, ex.ingressPort
+	common := append(ex.args, "--consul-dns-addr", fmt.Sprintf("127.0.0.1:%d", s.Ports.ConsulDNS))
 	env := append(ex.env, "HSTACK_DEPLOYED_BY=deploy-test", "SLACK_WEBHOOK_URL="+hook.url)
 	run := func(args ...string) (string, int) {
 		t.Helper()

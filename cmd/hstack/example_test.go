@@ -64,7 +64,6 @@ func newExample(t *testing.T, s *devstack.Stack, edits ...edit) example {
 	e.args = []string{"-f", e.stackFile, "--env", "dev",
 		"--var", "pingapp_bin=" + e.pingapp,
 		"--var", fmt.Sprintf("database_port=%d", s.Ports.Postgres),
-		"--var", fmt.Sprintf("ingress_port=%d", e.ingressPort),
-		"--consul-dns-addr", fmt.Sprintf("127.0.0.1:%d", s.Ports.ConsulDNS)}
+		"--var", fmt.Sprintf("ingress_port=%d", e.ingressPort)}
 	return e
 }
