@@ -9,7 +9,12 @@
 # replace lines dropped (Nomad's api is pinned to a proxy pseudo-version), and
 # then built.
 #
-# Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer]
+# The AWS provider (aws-provider) is built the same way, with only the service
+# packages listed in pkg/tools/aws-provider-services.txt, and laid out as a
+# Terraform/OpenTofu filesystem mirror with a CLI config beside it
+# (<cache>/tools/aws-provider-<version>-<list hash>/terraformrc).
+#
+# Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer aws-provider]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,17 +30,18 @@ tools=()
 for a in "$@"; do
   case $a in
     --print-path) print_path=1 ;;
-    nomad|consul|vault|terraform|packer) tools+=("$a") ;;
-    *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform or packer)" >&2; exit 2 ;;
+    nomad|consul|vault|terraform|packer|aws-provider) tools+=("$a") ;;
+    *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform, packer or aws-provider)" >&2; exit 2 ;;
   esac
 done
-[ ${#tools[@]} -gt 0 ] || tools=(nomad consul vault terraform packer)
+[ ${#tools[@]} -gt 0 ] || tools=(nomad consul vault terraform packer aws-provider)
 
 version_of() {
   case $1 in
     nomad) echo "$NOMAD_VERSION" ;; consul) echo "$CONSUL_VERSION" ;;
     vault) echo "$VAULT_VERSION" ;; terraform) echo "$TERRAFORM_VERSION" ;;
     packer) echo "$PACKER_VERSION" ;;
+    aws-provider) echo "$AWS_PROVIDER_VERSION" ;;
   esac
 }
 
@@ -46,6 +52,15 @@ module_of() {
   esac
 }
 
+# first_line_of_version prints the first line of `BIN version`. The whole
+# output is read before it is cut: piping into `head -1` under pipefail dies
+# with SIGPIPE (exit 141) whenever the tool is still writing when head exits.
+first_line_of_version() {
+  local out
+  out=$(TF_CLI_CONFIG_FILE=/dev/null "$1" version 2>/dev/null) || return 1
+  printf '%s\n' "${out%%$'\n'*}"
+}
+
 # on_path prints a binary on PATH that is compatible with the pinned version.
 on_path() {
   local name=$1 want=$2 bin out
@@ -54,7 +69,7 @@ on_path() {
     bin=$(command -v tofu 2>/dev/null) || return 1
   fi
   [ -n "$bin" ] || return 1
-  out=$(TF_CLI_CONFIG_FILE=/dev/null "$bin" version 2>/dev/null | head -1) || return 1
+  out=$(first_line_of_version "$bin") || return 1
   case $name in
     # Terraform-compatible: any terraform/tofu 1.5 or later speaks the same HCL.
     terraform) [[ $out =~ v1\.([5-9]|[1-9][0-9])\. ]] || return 1 ;;
@@ -92,13 +107,81 @@ build() {
   echo "built in $(( $(date +%s) - start ))s"
 }
 
+# build_aws_provider builds terraform-provider-aws with only the listed
+# service packages registered, into a filesystem mirror that both Terraform
+# (registry.terraform.io/...) and OpenTofu (registry.opentofu.org/...) read,
+# and writes a CLI config that points at it.
+build_aws_provider() {
+  local ver=$1 dest=$2 dir=$3 mod=github.com/hashicorp/terraform-provider-aws src work start keep gen
+  start=$(date +%s)
+  src=$(go mod download -json "$mod@$AWS_PROVIDER_MODULE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$src" ] || { echo "tools.sh: could not download $mod@$AWS_PROVIDER_MODULE_VERSION" >&2; return 1; }
+  work="$cache/build/aws-provider-$ver"
+  rm -rf "$work"; mkdir -p "$work"
+  cp -r "$src/." "$work/"; chmod -R u+w "$work"
+  keep=$(services_list | tr '\n' ' ')
+  gen="$work/internal/provider/sdkv2/service_packages_gen.go"
+  for s in $keep; do
+    [ -d "$work/internal/service/$s" ] || { echo "tools.sh: aws-provider-services.txt names '$s', which the provider does not have" >&2; return 1; }
+  done
+  # Keep an import or a list entry only when its service is listed.
+  awk -v keep=" $keep " '
+    match($0, /internal\/service\/[a-z0-9]+"$/) { s = substr($0, RSTART + 17, RLENGTH - 18); if (index(keep, " " s " ")) print; next }
+    match($0, /^\t\t[a-z0-9]+\.ServicePackage\(ctx\),$/) { s = $1; sub(/\..*/, "", s); if (index(keep, " " s " ")) print; next }
+    { print }' "$gen" > "$gen.new"
+  mv "$gen.new" "$gen"
+  (cd "$work" && go build -trimpath -o "$dest.tmp" .)
+  mv "$dest.tmp" "$dest"
+  mkdir -p "$dir/mirror/registry.opentofu.org/hashicorp"
+  ln -sfn ../../registry.terraform.io/hashicorp/aws "$dir/mirror/registry.opentofu.org/hashicorp/aws"
+  cat > "$dir/terraformrc" <<RC
+# Written by scripts/tools.sh: Terraform and OpenTofu install hashicorp/aws
+# from this mirror and never ask a registry.
+provider_installation {
+  filesystem_mirror {
+    path    = "$dir/mirror"
+    include = ["registry.terraform.io/hashicorp/aws", "registry.opentofu.org/hashicorp/aws"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/hashicorp/aws", "registry.opentofu.org/hashicorp/aws"]
+  }
+}
+RC
+  rm -rf "$work"
+  echo "built in $(( $(date +%s) - start ))s"
+}
+
+services_list() { grep -v '^[[:space:]]*\(#\|$\)' "$here/../pkg/tools/aws-provider-services.txt"; }
+
 bindir_all=()
 for name in "${tools[@]}"; do
   ver=$(version_of "$name")
   dir="$cache/tools/$name-$ver"
   bin="$dir/$name"
+  if [ "$name" = aws-provider ]; then
+    # The list of services is part of what is built: a new list, a new build.
+    dir="$cache/tools/$name-$ver-$(services_list | sha256sum | cut -c1-12)"
+    bin="$dir/mirror/registry.terraform.io/hashicorp/aws/$ver/linux_amd64/terraform-provider-aws_v$ver"
+    mkdir -p "$(dirname "$bin")"
+    exec 9>"$dir/.lock"
+    flock 9
+    if [ -x "$bin" ]; then
+      echo "$name $ver: cached at $dir" >&2
+    else
+      echo "$name $ver: building from the Go module proxy (20-40 minutes on two cores, about 8 GB of memory)..." >&2
+      if ! msg=$(build_aws_provider "$ver" "$bin" "$dir" 2>"$dir/build.log"); then
+        echo "$name $ver: build failed; last lines of $dir/build.log:" >&2
+        tail -20 "$dir/build.log" >&2
+        exit 1
+      fi
+      echo "$name $ver: $msg, at $dir" >&2
+    fi
+    exec 9>&-
+    bindir_all+=("$dir")
+    continue
+  fi
   if existing=$(on_path "$name" "$ver"); then
-    found=$(TF_CLI_CONFIG_FILE=/dev/null "$existing" version 2>/dev/null | head -1)
+    found=$(first_line_of_version "$existing")
     echo "$name: using $existing ($found; pinned $ver)" >&2
     bindir_all+=("$(dirname "$existing")")
     continue
