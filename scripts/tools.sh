@@ -14,7 +14,9 @@
 # Terraform/OpenTofu filesystem mirror with a CLI config beside it
 # (<cache>/tools/aws-provider-<version>-<list hash>/terraformrc).
 #
-# Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer aws-provider]
+# Trivy (trivy), the offline IaC scanner, is built the same way from ./cmd/trivy.
+#
+# Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer aws-provider trivy]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,10 +33,11 @@ for a in "$@"; do
   case $a in
     --print-path) print_path=1 ;;
     nomad|consul|vault|terraform|packer|aws-provider) tools+=("$a") ;;
-    *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform, packer or aws-provider)" >&2; exit 2 ;;
+    trivy) tools+=("$a") ;;
+    *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform, packer, aws-provider or trivy)" >&2; exit 2 ;;
   esac
 done
-[ ${#tools[@]} -gt 0 ] || tools=(nomad consul vault terraform packer aws-provider)
+[ ${#tools[@]} -gt 0 ] || tools=(nomad consul vault terraform packer aws-provider trivy)
 
 version_of() {
   case $1 in
@@ -42,12 +45,14 @@ version_of() {
     vault) echo "$VAULT_VERSION" ;; terraform) echo "$TERRAFORM_VERSION" ;;
     packer) echo "$PACKER_VERSION" ;;
     aws-provider) echo "$AWS_PROVIDER_VERSION" ;;
+    trivy) echo "$TRIVY_VERSION" ;;
   esac
 }
 
 module_of() {
   case $1 in
     terraform) echo github.com/hashicorp/terraform ;;
+    trivy) echo github.com/aquasecurity/trivy ;;
     *) echo "github.com/hashicorp/$1" ;;
   esac
 }
@@ -100,7 +105,12 @@ build() {
       nomad) go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION" ;;
       terraform) ;;
     esac
-    go build -trimpath -o "$dest.tmp" "$pkg"
+    if [ "$name" = trivy ]; then
+      # Trivy v0.74 uses encoding/json/v2, still behind GOEXPERIMENT in Go 1.26.
+      GOEXPERIMENT=jsonv2 go build -trimpath -o "$dest.tmp" ./cmd/trivy
+    else
+      go build -trimpath -o "$dest.tmp" "$pkg"
+    fi
   )
   mv "$dest.tmp" "$dest"
   rm -rf "$work"

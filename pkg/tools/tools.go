@@ -4,6 +4,7 @@ package tools
 
 import (
 	"bufio"
+	"crypto/sha256"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -110,4 +111,44 @@ func majorOf(pgctl string) int {
 func isExecutable(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+//go:embed aws-provider-services.txt
+var awsProviderServices string
+
+// AWSProviderServices returns the AWS provider's service packages that
+// scripts/tools.sh builds in (aws-provider-services.txt, comments dropped).
+func AWSProviderServices() []string {
+	var s []string
+	for _, line := range strings.Split(awsProviderServices, "\n") {
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+			s = append(s, line)
+		}
+	}
+	return s
+}
+
+// AWSProviderMirror returns the directory scripts/tools.sh builds the AWS
+// provider into: a filesystem mirror (mirror/) and the Terraform CLI
+// configuration that installs from it (terraformrc). The directory is named
+// by the provider version and a hash of the service list, as tools.sh names
+// it, so a changed list is a different (not yet built) provider.
+func AWSProviderMirror() (string, error) {
+	ver := Versions()["AWS_PROVIDER_VERSION"]
+	var list strings.Builder
+	for _, s := range AWSProviderServices() {
+		list.WriteString(s + "\n")
+	}
+	sum := sha256.Sum256([]byte(list.String()))
+	dir := filepath.Join(CacheDir(), "tools", fmt.Sprintf("aws-provider-%s-%x", ver, sum[:6]))
+	bin := filepath.Join(dir, "mirror", "registry.terraform.io", "hashicorp", "aws", ver, "linux_amd64", "terraform-provider-aws_v"+ver)
+	if !isExecutable(bin) || !isFile(filepath.Join(dir, "terraformrc")) {
+		return "", fmt.Errorf("AWS provider %s: %w in %s (run `make runtime-tools` or scripts/tools.sh aws-provider)", ver, ErrNotFound, dir)
+	}
+	return dir, nil
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -1,0 +1,4 @@
+# The apps' public domain: a Route 53 hosted zone in this account and the
+# host name inside it. Replace with your own before the first apply.
+zone_name   = "example.com"
+domain_name = "app.example.com"

@@ -1,0 +1,34 @@
+output "security_group_id" {
+  description = "Security group of the fleet's instances."
+  value       = aws_security_group.this.id
+}
+
+output "asg_name" {
+  description = "Name of the autoscaling group."
+  value       = aws_autoscaling_group.this.name
+}
+
+output "min_size" {
+  description = "Minimum size of the autoscaling group."
+  value       = aws_autoscaling_group.this.min_size
+}
+
+output "max_size" {
+  description = "Maximum size of the autoscaling group."
+  value       = aws_autoscaling_group.this.max_size
+}
+
+output "launch_template_id" {
+  description = "ID of the launch template."
+  value       = aws_launch_template.this.id
+}
+
+output "ami_id" {
+  description = "AMI the launch template boots."
+  value       = aws_launch_template.this.image_id
+}
+
+output "internal_lb_dns_name" {
+  description = "DNS name of the internal load balancer, null without internal_lb_ports."
+  value       = local.lb ? aws_lb.this[0].dns_name : null
+}

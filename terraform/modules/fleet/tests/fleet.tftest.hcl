@@ -1,0 +1,141 @@
+# Every instance hstack runs comes from this module: IMDSv2 only, encrypted
+# root volumes, no SSH, no public API, rolling refresh on a new AMI.
+
+mock_provider "aws" {}
+
+variables {
+  name                  = "hstack-test-server"
+  role                  = "server"
+  cluster_tag           = { hstack-cluster = "hstack-test" }
+  vpc_id                = "vpc-0123456789abcdef0"
+  vpc_cidr_block        = "10.20.0.0/16"
+  subnet_ids            = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
+  ami_id                = "ami-0123456789abcdef0"
+  instance_types        = ["t3.medium"]
+  min_size              = 3
+  max_size              = 3
+  desired_capacity      = 3
+  instance_profile_name = "hstack-test-server"
+  internal_lb_ports     = [4646, 8501]
+  instance_config       = { bootstrap_expect = 3 }
+}
+
+run "launch_template_requires_imdsv2_and_encrypts" {
+  command = apply
+
+  assert {
+    condition     = aws_launch_template.this.metadata_options[0].http_tokens == "required"
+    error_message = "The launch template must require IMDSv2 tokens."
+  }
+  assert {
+    condition     = aws_launch_template.this.metadata_options[0].http_put_response_hop_limit == 1
+    error_message = "IMDS must be one hop away: containers must not reach the instance role."
+  }
+  assert {
+    condition     = length(aws_launch_template.this.block_device_mappings) > 0 && alltrue([for b in aws_launch_template.this.block_device_mappings : alltrue([for e in b.ebs : tostring(e.encrypted) == "true"])])
+    error_message = "Every volume of the launch template must be encrypted."
+  }
+  assert {
+    condition     = length(aws_launch_template.this.network_interfaces) == 0
+    error_message = "No network interface with a public address: instances get only private ones."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.this.user_data), "\"bootstrap_expect\":3") && strcontains(base64decode(aws_launch_template.this.user_data), "\"role\":\"server\"")
+    error_message = "The user data carries the role and the instance config."
+  }
+}
+
+run "asg_refreshes_rolling_and_tags_for_auto_join" {
+  command = apply
+
+  assert {
+    condition     = aws_autoscaling_group.this.instance_refresh[0].strategy == "Rolling"
+    error_message = "A new launch template version must replace the instances in a rolling refresh."
+  }
+  assert {
+    condition     = length([for t in aws_autoscaling_group.this.tag : t if t.key == "hstack-cluster" && t.value == "hstack-test" && t.propagate_at_launch]) == 1
+    error_message = "Instances must carry the auto-join tag."
+  }
+  assert {
+    condition     = length(aws_autoscaling_group.this.launch_template) == 1 && length(aws_autoscaling_group.this.mixed_instances_policy) == 0
+    error_message = "One instance type: a plain launch template, no mixed policy."
+  }
+  assert {
+    condition     = length(aws_autoscaling_group.this.target_group_arns) == 2
+    error_message = "The ASG registers in the internal load balancer's two target groups."
+  }
+}
+
+run "no_ssh_and_no_public_ingress" {
+  command = apply
+
+  assert {
+    condition     = alltrue([for r in concat(values(aws_vpc_security_group_ingress_rule.lb), values(aws_vpc_security_group_ingress_rule.from_lb)) : r.ip_protocol != "-1" && !(r.from_port <= 22 && r.to_port >= 22)])
+    error_message = "No ingress rule may open port 22 (access is through SSM Session Manager)."
+  }
+  assert {
+    condition     = alltrue([for r in values(aws_vpc_security_group_ingress_rule.lb) : r.cidr_ipv4 == "10.20.0.0/16"])
+    error_message = "The internal load balancer admits only the VPC by default."
+  }
+  assert {
+    condition     = aws_lb.this[0].internal && aws_lb.this[0].load_balancer_type == "network"
+    error_message = "The API load balancer must be internal."
+  }
+  assert {
+    condition     = alltrue([for r in values(aws_vpc_security_group_egress_rule.internet) : contains([80, 443], r.from_port) && r.from_port == r.to_port])
+    error_message = "Egress out of the VPC is only HTTP(S)."
+  }
+}
+
+run "mixed_instance_types" {
+  command = apply
+
+  variables {
+    role              = "client"
+    instance_types    = ["t3.large", "t3a.large", "m5.large"]
+    internal_lb_ports = []
+  }
+
+  assert {
+    condition     = length(aws_autoscaling_group.this.mixed_instances_policy) == 1 && length(aws_autoscaling_group.this.launch_template) == 0
+    error_message = "Several instance types: a mixed instances policy."
+  }
+  assert {
+    condition     = length(aws_autoscaling_group.this.mixed_instances_policy[0].launch_template[0].override) == 3
+    error_message = "Every instance type is an override."
+  }
+  assert {
+    condition     = length(aws_lb.this) == 0 && output.internal_lb_dns_name == null
+    error_message = "No internal load balancer without internal_lb_ports."
+  }
+}
+
+run "rejects_public_api" {
+  command = plan
+
+  variables {
+    internal_lb_allowed_cidr_blocks = ["0.0.0.0/0"]
+  }
+
+  expect_failures = [var.internal_lb_allowed_cidr_blocks]
+}
+
+run "rejects_a_bad_ami_id" {
+  command = plan
+
+  variables {
+    ami_id = "my-image"
+  }
+
+  expect_failures = [var.ami_id]
+}
+
+run "rejects_desired_outside_bounds" {
+  command = plan
+
+  variables {
+    desired_capacity = 4
+  }
+
+  expect_failures = [var.desired_capacity]
+}
