@@ -40,9 +40,29 @@ type Terraform struct {
 	ExecPath string
 }
 
+// Output is one Terraform output: its JSON value and whether Terraform
+// marks it sensitive (to be shown only when asked for by name).
+type Output struct {
+	Value     json.RawMessage
+	Sensitive bool
+}
+
 // Outputs implements Reader. Its errors do not repeat dir: EndpointsFor
 // names it, with the stack file position it comes from.
 func (t Terraform) Outputs(ctx context.Context, dir string) (map[string]json.RawMessage, error) {
+	outs, err := t.Read(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]json.RawMessage, len(outs))
+	for name, o := range outs {
+		m[name] = o.Value
+	}
+	return m, nil
+}
+
+// Read returns the outputs of dir with their sensitivity, as Outputs does.
+func (t Terraform) Read(ctx context.Context, dir string) (map[string]Output, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -66,9 +86,9 @@ func (t Terraform) Outputs(ctx context.Context, dir string) (map[string]json.Raw
 	if err != nil {
 		return nil, fmt.Errorf("terraform output: %w", err)
 	}
-	m := make(map[string]json.RawMessage, len(outs))
+	m := make(map[string]Output, len(outs))
 	for name, o := range outs {
-		m[name] = o.Value
+		m[name] = Output{Value: o.Value, Sensitive: o.Sensitive}
 	}
 	return m, nil
 }
