@@ -27,6 +27,8 @@ deps: ## install missing Debian packages (postgresql, prometheus, haproxy, ...)
 
 runtime-tools: deps ## Nomad, Consul, Vault and Terraform at the pinned versions (what tests and demo run)
 	@scripts/tools.sh nomad consul vault terraform
+	@# terraform/'s tests: the AWS provider (offline mirror) and Trivy.
+	@scripts/tools.sh aws-provider trivy
 
 tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 	@scripts/tools.sh
