@@ -9,7 +9,8 @@ data "aws_route53_zone" "this" {
 }
 
 locals {
-  lb_name = substr(var.name, 0, 32)
+  lb_name    = substr(var.name, 0, 32)
+  validation = { for o in aws_acm_certificate.this.domain_validation_options : o.domain_name => o }
 }
 
 resource "aws_security_group" "this" {
@@ -52,13 +53,15 @@ resource "aws_acm_certificate" "this" {
   }
 }
 
+# Keyed by the domain name, known before the certificate exists, so the
+# plan never depends on values only AWS computes.
 resource "aws_route53_record" "validation" {
-  for_each = { for o in aws_acm_certificate.this.domain_validation_options : o.domain_name => o }
+  for_each = toset([var.domain_name])
 
   zone_id         = data.aws_route53_zone.this.zone_id
-  name            = each.value.resource_record_name
-  type            = each.value.resource_record_type
-  records         = [each.value.resource_record_value]
+  name            = local.validation[each.key].resource_record_name
+  type            = local.validation[each.key].resource_record_type
+  records         = [local.validation[each.key].resource_record_value]
   ttl             = 60
   allow_overwrite = true
 }

@@ -1,0 +1,50 @@
+package terraform
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+
+	"github.com/hstack-dev/hstack/pkg/stackfile"
+)
+
+// hstack.hcl's databases that take their endpoints from Terraform name
+// outputs the environment's outputs root declares.
+func TestStackFileTerraformOutputsExist(t *testing.T) {
+	repo := filepath.Dir(srcDir(t))
+	checked := 0
+	for _, env := range []string{"prod", "dev"} {
+		st, diags := stackfile.Load(filepath.Join(repo, stackfile.DefaultFile), stackfile.LoadOptions{Env: env, Getenv: func(string) string { return "" }})
+		if diags.HasErrors() {
+			if env == "dev" {
+				continue // hstack.hcl may declare no dev environment
+			}
+			t.Fatal(diags.Error())
+		}
+		for _, db := range st.Databases {
+			tf := db.FromTerraform
+			if tf == nil {
+				continue
+			}
+			dir := st.Path(tf.Dir)
+			mod, d := tfconfig.LoadModule(dir)
+			if d.HasErrors() {
+				t.Fatalf("%s: %v", dir, d.Err())
+			}
+			for attr, name := range map[string]string{"writer": tf.Writer, "reader": tf.Reader, "port": tf.Port} {
+				if name == "" {
+					continue
+				}
+				checked++
+				if _, ok := mod.Outputs[name]; !ok {
+					t.Errorf("%s: database %q: %s names output %q, which %s does not declare",
+						tf.Attrs.Of(attr, tf.DeclRange), db.Name, attr, name, dir)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("hstack.hcl has no database with from_terraform_output in prod")
+	}
+}
