@@ -257,6 +257,10 @@ app "web" {
 	if s := states(t, tfDir); len(s) > 0 {
 		t.Errorf("after destroy, state still holds resources: %v", s)
 	}
+	// Destroying what is gone: every layer has nothing to destroy.
+	if r := runInfra(t, nil, args("destroy", "--auto-approve")...); r.code != ExitOK || strings.Count(r.stdout, "nothing to destroy") != 3 {
+		t.Errorf("second destroy: exit %d", r.code)
+	}
 }
 
 func TestInfraErrors(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/hstack-dev/hstack/pkg/tfoutputs"
 )
@@ -222,17 +223,31 @@ func (r *Runner) Destroy(ctx context.Context) error {
 	defer os.RemoveAll(tmp)
 	for i := len(r.Env.Layers) - 1; i >= 0; i-- {
 		l := r.Env.Layers[i]
-		// A layer whose inputs are gone (never applied) has nothing to
-		// destroy that needs them; required ones get placeholders.
-		in, missing := Inputs(l, values)
-		for _, m := range missing {
-			in[m] = json.RawMessage("null")
-		}
-		vf, err := varFile(tmp, in)
+		tf, err := r.terraform(l)
 		if err != nil {
 			return err
 		}
-		tf, err := r.terraform(l)
+		// A layer never applied (or already destroyed) has nothing to
+		// destroy, and its inputs may not exist: skip it. Its own
+		// terraform-exec instance: JSON commands would also stream to
+		// Stdout, and the state holds secrets.
+		quiet, err := tfexec.NewTerraform(l.Dir, r.Bin)
+		if err != nil {
+			return err
+		}
+		state, err := quiet.Show(ctx)
+		if err != nil {
+			return fmt.Errorf("%s/%s: terraform show: %w", r.Env.Name, l.Name, err)
+		}
+		if emptyState(state) {
+			fmt.Fprintf(r.Stdout, "==> %s/%s: nothing to destroy\n", r.Env.Name, l.Name)
+			continue
+		}
+		in, missing := Inputs(l, values)
+		if len(missing) > 0 {
+			return fmt.Errorf("%s/%s: cannot destroy without %s (the layers it was applied with are gone)", r.Env.Name, l.Name, strings.Join(missing, ", "))
+		}
+		vf, err := varFile(tmp, in)
 		if err != nil {
 			return err
 		}
@@ -256,4 +271,12 @@ func (r *Runner) Outputs(ctx context.Context) (map[string]tfoutputs.Output, erro
 		return nil, fmt.Errorf("%s/%s: %w", r.Env.Name, l.Name, err)
 	}
 	return outs, nil
+}
+
+func emptyState(s *tfjson.State) bool {
+	if s == nil || s.Values == nil {
+		return true
+	}
+	m := s.Values.RootModule
+	return len(s.Values.Outputs) == 0 && (m == nil || len(m.Resources) == 0 && len(m.ChildModules) == 0)
 }
