@@ -155,11 +155,11 @@ func TestInfraEndToEnd(t *testing.T) {
 		t.Fatalf("plan changed state: %v", s)
 	}
 
-	// Apply, approved: every layer in order, each with the outputs of the
-	// ones before.
-	r = runInfra(t, nil, args("apply", "--auto-approve")...)
-	if r.code != ExitOK || strings.Count(r.stdout, "Apply complete!") != 3 {
-		t.Fatalf("apply --auto-approve: exit %d", r.code)
+	// Apply, confirmed on the terminal layer by layer: every layer in
+	// order, each with the outputs of the ones before.
+	r = runInfra(t, terminal(t, "yes\nyes\nyes\n"), args("apply")...)
+	if r.code != ExitOK || strings.Count(r.stdout, "Apply complete!") != 3 || strings.Count(r.stderr, "Only 'yes' is accepted") != 3 {
+		t.Fatalf("apply confirmed: exit %d", r.code)
 	}
 	if n := len(states(t, tfDir)); n != 2 {
 		t.Errorf("%d layers hold resources after apply, want 2 (network, database)", n)
@@ -237,6 +237,14 @@ app "web" {
 	}
 	if r := runInfra(t, nil, args("plan", "--json")...); r.code != ExitChanges || !strings.Contains(r.stdout, `{"layer":"outputs","changes":true}`) {
 		t.Errorf("plan after a new AMI: exit %d, %s", r.code, r.stdout)
+	}
+	// Applied without asking (CI): only the changed layer changes.
+	r = runInfra(t, nil, args("apply", "--auto-approve")...)
+	if r.code != ExitOK || strings.Count(r.stdout, "Apply complete!") != 1 {
+		t.Errorf("apply --auto-approve: exit %d", r.code)
+	}
+	if r := runInfra(t, nil, args("output", "server_ami_id")...); r.stdout != "ami-0aaaaaaaaaaaaaaaa\n" {
+		t.Errorf("server_ami_id after the new image: %q", r.stdout)
 	}
 
 	// Destroy: refused without a terminal, declined with a wrong name,
