@@ -14,6 +14,13 @@
 # Terraform/OpenTofu filesystem mirror with a CLI config beside it
 # (<cache>/tools/aws-provider-<version>-<list hash>/terraformrc).
 #
+# Terraform: a terraform 1.7 or later (or tofu 1.8 or later) on PATH is used;
+# older ones cannot run `terraform test` with mock_provider, so OpenTofu
+# (OPENTOFU_VERSION) is built instead, into <cache>/tools/opentofu-<version>/tofu.
+#
+# A cached binary is asked for its version before it is used; one that no
+# longer runs (truncated, wrong architecture) is built again.
+#
 # Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer aws-provider]
 set -euo pipefail
 
@@ -48,6 +55,7 @@ version_of() {
 module_of() {
   case $1 in
     terraform) echo github.com/hashicorp/terraform ;;
+    opentofu) echo github.com/opentofu/opentofu ;;
     *) echo "github.com/hashicorp/$1" ;;
   esac
 }
@@ -57,8 +65,18 @@ module_of() {
 # with SIGPIPE (exit 141) whenever the tool is still writing when head exits.
 first_line_of_version() {
   local out
-  out=$(TF_CLI_CONFIG_FILE=/dev/null "$1" version 2>/dev/null) || return 1
+  out=$(TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1 "$1" version 2>/dev/null) || return 1
   printf '%s\n' "${out%%$'\n'*}"
+}
+
+# terraform_ok says whether the first line of `terraform version` (or `tofu
+# version`) names a release that runs `terraform test` with mock_provider:
+# Terraform 1.7 or later, OpenTofu 1.8 or later.
+terraform_ok() {
+  [[ $1 =~ ^(Terraform|OpenTofu)\ v([0-9]+)\.([0-9]+)\. ]] || return 1
+  local major=${BASH_REMATCH[2]} minor=${BASH_REMATCH[3]} least=7
+  [ "${BASH_REMATCH[1]}" = OpenTofu ] && least=8
+  (( major > 1 || (major == 1 && minor >= least) ))
 }
 
 # on_path prints a binary on PATH that is compatible with the pinned version.
@@ -71,8 +89,7 @@ on_path() {
   [ -n "$bin" ] || return 1
   out=$(first_line_of_version "$bin") || return 1
   case $name in
-    # Terraform-compatible: any terraform/tofu 1.5 or later speaks the same HCL.
-    terraform) [[ $out =~ v1\.([5-9]|[1-9][0-9])\. ]] || return 1 ;;
+    terraform) terraform_ok "$out" || return 1 ;;
     *) [[ $out == *"v$want"* ]] || return 1 ;;
   esac
   echo "$bin"
@@ -99,6 +116,7 @@ build() {
     case $name in
       nomad) go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION" ;;
       terraform) ;;
+      opentofu) pkg=./cmd/tofu ;;
     esac
     go build -trimpath -o "$dest.tmp" "$pkg"
   )
@@ -186,9 +204,16 @@ for name in "${tools[@]}"; do
     bindir_all+=("$(dirname "$existing")")
     continue
   fi
+  if [ "$name" = terraform ]; then
+    name=opentofu ver=$OPENTOFU_VERSION dir="$cache/tools/opentofu-$OPENTOFU_VERSION" bin="$dir/tofu"
+  fi
   mkdir -p "$dir"
   exec 9>"$dir/.lock"
   flock 9
+  if [ -x "$bin" ] && ! first_line_of_version "$bin" >/dev/null; then
+    echo "$name $ver: the cached $bin does not run; building it again" >&2
+    rm -f "$bin"
+  fi
   if [ -x "$bin" ]; then
     echo "$name $ver: cached at $bin" >&2
   else
