@@ -1,0 +1,125 @@
+package image
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestImageID(t *testing.T) {
+	for in, want := range map[string]string{
+		"eu-west-1:ami-0123456789abcdef0":       "ami-0123456789abcdef0",
+		"eu-west-1:ami-0aaa,us-east-1:ami-0bbb": "ami-0aaa",
+		"File":                                  "File",
+	} {
+		if got := ImageID(in); got != want {
+			t.Errorf("ImageID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMergeVarsKeepsOtherRoles(t *testing.T) {
+	out, err := MergeVars([]byte(`{"client_ami_id": "ami-c", "vault_ami_id": "ami-v", "other": 3}`), "server_ami_id", "ami-s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"client_ami_id": "ami-c", "vault_ami_id": "ami-v", "server_ami_id": "ami-s", "other": float64(3)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if _, err := MergeVars([]byte(`["not", "an object"]`), "k", "v"); err == nil {
+		t.Error("a JSON array was accepted as a tfvars file")
+	}
+	out, _ = MergeVars(nil, "server_ami_id", "ami-s")
+	if string(out) != "{\n  \"server_ami_id\": \"ami-s\"\n}\n" {
+		t.Errorf("new file: %q", out)
+	}
+}
+
+func TestWriteVarsCreatesAndMerges(t *testing.T) {
+	f := VarsFile(t.TempDir(), "dev")
+	if err := WriteVars(f, "server_ami_id", "ami-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteVars(f, "client_ami_id", "ami-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteVars(f, "server_ami_id", "ami-3"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(f)
+	var got map[string]string
+	json.Unmarshal(b, &got)
+	if !reflect.DeepEqual(got, map[string]string{"server_ami_id": "ami-3", "client_ami_id": "ami-2"}) {
+		t.Errorf("%s: %s", f, b)
+	}
+	if !strings.HasSuffix(filepath.ToSlash(f), "terraform/envs/dev/images.auto.tfvars.json") {
+		t.Errorf("VarsFile = %s", f)
+	}
+}
+
+// The manifest keeps every run's builds; only the last run's count.
+func TestReadManifestLastRunOnly(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "m.json")
+	os.WriteFile(f, []byte(`{"builds": [
+	  {"name": "hstack", "builder_type": "amazon-ebs", "artifact_id": "eu-west-1:ami-old", "packer_run_uuid": "r1"},
+	  {"name": "hstack", "builder_type": "amazon-ebs", "artifact_id": "eu-west-1:ami-new", "packer_run_uuid": "r2",
+	   "custom_data": {"role": "server"}}],
+	  "last_run_uuid": "r2"}`), 0o644)
+	arts, err := ReadManifest(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(arts) != 1 || ImageID(arts[0].ArtifactID) != "ami-new" || arts[0].CustomData["role"] != "server" {
+		t.Errorf("got %+v", arts)
+	}
+	if _, err := ReadManifest(filepath.Join(t.TempDir(), "none.json")); err == nil || !strings.Contains(err.Error(), "manifest post-processor") {
+		t.Errorf("missing manifest: %v", err)
+	}
+}
+
+// Packer's lines for a failed provisioner, as Packer 1.11 prints them.
+func TestTrackerNamesTheFailingStep(t *testing.T) {
+	var events []Event
+	tr := &tracker{role: "server", sink: func(e Event) { events = append(events, e) }}
+	for _, l := range []string{
+		"amazon-ebs.hstack: output will be in this color.",
+		"==> amazon-ebs.hstack: Prevalidating AMI Name: hstack-server-1",
+		"==> amazon-ebs.hstack: Provisioning with shell script: /tmp/packer-shell123",
+		"    amazon-ebs.hstack: provision: nomad 1.11.3: nomad_1.11.3_linux_amd64.zip does not match",
+		"==> amazon-ebs.hstack: Provisioning step had errors: Running the cleanup provisioner, if present...",
+		"==> amazon-ebs.hstack: Terminating the source AWS instance...",
+		"Build 'amazon-ebs.hstack' errored after 2 minutes 3 seconds: Script exited with non-zero exit status: 1. Allowed exit codes are: [0]",
+	} {
+		tr.line(l)
+	}
+	be := tr.failure()
+	if be.Build != "amazon-ebs.hstack" || be.Step != "Provisioning with shell script: /tmp/packer-shell123" ||
+		!strings.HasPrefix(be.Message, "Script exited with non-zero exit status: 1") {
+		t.Errorf("failure = %+v", be)
+	}
+	var steps int
+	for _, e := range events {
+		if e.Type == EventStep {
+			steps++
+		}
+	}
+	if len(events) != 7+steps || steps != 2 {
+		t.Errorf("%d events, %d steps: %+v", len(events), steps, events)
+	}
+}
+
+func TestBuildArgs(t *testing.T) {
+	got := BuildArgs("packer", map[string]string{"role": "vault", "b": "2", "a": "1"}, []string{"amazon-ebs.hstack"})
+	want := []string{"build", "-color=false", "-var", "a=1", "-var", "b=2", "-var", "role=vault", "-only=amazon-ebs.hstack", "packer"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q", got)
+	}
+}
