@@ -2,11 +2,17 @@ package provision
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hstack-dev/hstack/pkg/testenv"
@@ -165,6 +171,8 @@ func TestRolesInstallAndRenderValidConfigs(t *testing.T) {
 	for _, role := range Roles {
 		cases = append(cases, tc{role, "prod", "aws"}, tc{role, "dev", "static"})
 	}
+	// Vault off AWS in production: TLS with the Shamir seal.
+	cases = append(cases, tc{"vault", "prod", "static"})
 	for _, c := range cases {
 		t.Run(c.role+"/"+c.mode+"/"+c.join, func(t *testing.T) {
 			root := t.TempDir()
@@ -175,6 +183,16 @@ func TestRolesInstallAndRenderValidConfigs(t *testing.T) {
 					"--client-addr", "127.0.0.11", "--vault-peers", "http://127.0.0.31:8200,http://127.0.0.32:8200")
 			} else {
 				args = append(args, "--tag-key", "hstack-cluster", "--tag-value", "prod", "--aws-region", "eu-west-1")
+			}
+			var kms *fakeKMS
+			if c.role == "vault" {
+				// Off the standard ports; in AWS mode on loopback too, so
+				// Vault's own config loading can bind its listener.
+				args = append(args, "--vault-port", freePort(t), "--vault-cluster-port", freePort(t))
+				if c.join == "aws" {
+					kms = newFakeKMS(t)
+					args = append(args, "--bind", "127.0.0.1", "--kms-key-id", kms.keyID)
+				}
 			}
 			if c.mode == "prod" {
 				args = append(args, "--tls-dir", e.tlsDir(t, c.role == "server"),
@@ -198,7 +216,7 @@ func TestRolesInstallAndRenderValidConfigs(t *testing.T) {
 			if c.role != "vault" {
 				must(t, "", e.bins["nomad"], "config", "validate", ConfigDir(root, "nomad"))
 			} else {
-				validateVault(t, e, root)
+				validateVault(t, e, root, kms)
 			}
 			checkRendered(t, root, c.role, c.mode, c.join)
 		})
@@ -360,10 +378,61 @@ func TestShellcheck(t *testing.T) {
 	}
 }
 
-// validateVault asks the real Vault to load the rendered config: storage,
-// seal and listeners are set up, then it exits (`vault server
-// -test-verify-only`, a hidden flag Vault's own tests use).
-func validateVault(t *testing.T, e *env, root string) {
+// validateVault asks the real Vault to load the rendered config: it parses
+// it, opens the Raft storage, configures the seal and binds the listeners,
+// then exits (`vault server -test-verify-only`, a hidden flag Vault's own
+// tests use; `vault operator diagnose` wants a running Vault or the
+// network for several of its checks). The awskms seal asks KMS for its key
+// while it is configured: kms, when set, stands in for KMS on loopback
+// (AWS_KMS_ENDPOINT) and must have been asked for the rendered key.
+func validateVault(t *testing.T, e *env, root string, kms *fakeKMS) {
 	t.Helper()
-	must(t, "", e.bins["vault"], "server", "-test-verify-only", "-config", filepath.Join(ConfigDir(root, "vault"), "vault.hcl"))
+	cmd := exec.Command(e.bins["vault"], "server", "-test-verify-only", "-config", filepath.Join(ConfigDir(root, "vault"), "vault.hcl"))
+	cmd.Env = append(os.Environ(), "VAULT_LOG_LEVEL=warn")
+	if kms != nil {
+		cmd.Env = append(cmd.Env, "AWS_KMS_ENDPOINT="+kms.srv.URL, "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test",
+			"AWS_EC2_METADATA_DISABLED=true")
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("vault server -test-verify-only: %v\n%s", err, out)
+	}
+	if kms != nil && kms.asked.Load() == 0 {
+		t.Errorf("Vault never asked KMS for key %s: the awskms seal was not configured\n%s", kms.keyID, out)
+	}
+}
+
+// fakeKMS answers KMS DescribeKey for one key id.
+type fakeKMS struct {
+	srv   *httptest.Server
+	keyID string
+	asked atomic.Int32
+}
+
+func newFakeKMS(t *testing.T) *fakeKMS {
+	k := &fakeKMS{keyID: "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"}
+	k.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ KeyId string }
+		json.NewDecoder(r.Body).Decode(&in)
+		if r.Header.Get("X-Amz-Target") != "TrentService.DescribeKey" || in.KeyId != k.keyID {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"__type":"NotFoundException","message":"unexpected %s for %q"}`, r.Header.Get("X-Amz-Target"), in.KeyId)
+			return
+		}
+		k.asked.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		fmt.Fprintf(w, `{"KeyMetadata":{"KeyId":%q,"Arn":"arn:aws:kms:eu-west-1:111122223333:key/%s","KeyState":"Enabled","Enabled":true}}`, k.keyID, k.keyID)
+	}))
+	t.Cleanup(k.srv.Close)
+	return k
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 }
