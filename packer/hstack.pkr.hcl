@@ -82,6 +82,10 @@ build {
   name    = "hstack"
   sources = ["source.amazon-ebs.hstack"]
 
+  provisioner "shell" {
+    inline = ["mkdir -p ${local.provision}"]
+  }
+
   provisioner "file" {
     source      = "${path.root}/../scripts/provision/"
     destination = local.provision

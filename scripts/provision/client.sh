@@ -8,10 +8,10 @@ source "$(dirname "$0")/lib.sh"
 parse_args "$@"
 
 if [ "$phase" != configure ]; then
-  install_binaries consul nomad
   # Debian's containernetworking-plugins puts the CNI plugins in /usr/lib/cni,
   # where the rendered client config looks for them.
   packages unzip curl ca-certificates gnupg auditd unattended-upgrades docker.io containernetworking-plugins
+  install_binaries consul nomad
   users consul
   copy_self
   harden

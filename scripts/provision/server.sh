@@ -8,8 +8,8 @@ source "$(dirname "$0")/lib.sh"
 parse_args "$@"
 
 if [ "$phase" != configure ]; then
-  install_binaries consul nomad
   packages unzip curl ca-certificates gnupg auditd unattended-upgrades
+  install_binaries consul nomad
   users consul nomad
   copy_self
   harden

@@ -8,8 +8,8 @@ source "$(dirname "$0")/lib.sh"
 parse_args "$@"
 
 if [ "$phase" != configure ]; then
-  install_binaries consul vault
   packages unzip curl ca-certificates gnupg auditd unattended-upgrades logrotate
+  install_binaries consul vault
   users consul vault
   copy_self
   harden
