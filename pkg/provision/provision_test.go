@@ -181,6 +181,13 @@ func TestRolesInstallAndRenderValidConfigs(t *testing.T) {
 			if c.join == "static" {
 				args = append(args, "--servers", "127.0.0.11,127.0.0.12,127.0.0.13", "--bind", "127.0.0.11",
 					"--client-addr", "127.0.0.11", "--vault-peers", "http://127.0.0.31:8200,http://127.0.0.32:8200")
+				// How a local cluster keeps off the standard ports: a file
+				// the agent merges with the rendered config.
+				extra := t.TempDir()
+				os.WriteFile(filepath.Join(extra, "ports.hcl"), []byte("ports {\n  dns = -1\n  http = 18500\n}\n"), 0o644)
+				os.WriteFile(filepath.Join(extra, "nomad-ports.hcl"), []byte("ports {\n  http = 14646\n}\n"), 0o644)
+				args = append(args, "--extra-config", "consul="+filepath.Join(extra, "ports.hcl"),
+					"--extra-config", "nomad="+filepath.Join(extra, "nomad-ports.hcl"))
 			} else {
 				args = append(args, "--tag-key", "hstack-cluster", "--tag-value", "prod", "--aws-region", "eu-west-1")
 			}
@@ -219,6 +226,7 @@ func TestRolesInstallAndRenderValidConfigs(t *testing.T) {
 				validateVault(t, e, root, kms)
 			}
 			checkRendered(t, root, c.role, c.mode, c.join)
+			verifySystemd(t, root, c.role)
 		})
 	}
 }
@@ -276,6 +284,11 @@ func checkRendered(t *testing.T, root, role, mode, join string) {
 		}
 		if !strings.Contains(read("etc/vault.d/enable-audit.sh"), "vault audit enable file") {
 			t.Errorf("no audit device step")
+		}
+	}
+	if join == "static" {
+		if !strings.Contains(read("etc/consul.d/ports.hcl"), "18500") {
+			t.Errorf("--extra-config not copied into consul.d")
 		}
 	}
 	ssh := read("etc/ssh/sshd_config.d/10-hstack.conf")
@@ -435,4 +448,27 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+// verifySystemd checks the rendered units and users with systemd's own
+// parsers: systemd-analyze verify warns about every unknown key or bad
+// value (and exits 0), so any output is a failure.
+func verifySystemd(t *testing.T, root, role string) {
+	t.Helper()
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		testenv.Missing(t, "systemd-analyze is not installed (Debian package systemd)")
+	}
+	var units []string
+	for _, p := range Products[role] {
+		units = append(units, filepath.Join(root, "etc", "systemd", "system", p+".service"))
+	}
+	out, err := exec.Command(analyze, append([]string{"verify"}, units...)...).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	out, err = exec.Command("systemd-sysusers", "--root="+root, "--dry-run").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Creating user 'consul'") {
+		t.Errorf("systemd-sysusers --dry-run: %v\n%s", err, out)
+	}
 }
