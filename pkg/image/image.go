@@ -133,7 +133,7 @@ func Build(ctx context.Context, o Options, sink func(Event)) (*Result, error) {
 	t := &tracker{role: o.Role, sink: sink}
 	// init installs the plugins in required_plugins (a no-op without any);
 	// its lines are part of the story, its failure a failed step of its own.
-	code, err := runPacker(ctx, o, []string{"init", o.Template}, t.line)
+	code, err := runPacker(ctx, o, []string{"init", "-machine-readable", o.Template}, t.line)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func Build(ctx context.Context, o Options, sink func(Event)) (*Result, error) {
 // BuildArgs is the packer command line: variables sorted so a build is
 // reproducible from its log.
 func BuildArgs(template string, vars map[string]string, only []string) []string {
-	args := []string{"build", "-color=false"}
+	args := []string{"build", "-machine-readable"}
 	keys := make([]string, 0, len(vars))
 	for k := range vars {
 		keys = append(keys, k)
@@ -215,17 +215,15 @@ func runPacker(ctx context.Context, o Options, args []string, line func(string))
 	return 0, err
 }
 
-var (
-	// "==> amazon-ebs.hstack: Provisioning with shell script: ..."
-	reStep = regexp.MustCompile(`^==> ([A-Za-z0-9_.\-]+): (.*)$`)
-	// "Build 'amazon-ebs.hstack' errored after 2 seconds: Script exited ..."
-	reErrored = regexp.MustCompile(`^Build '([^']+)' errored after [^:]*: (.*)$`)
-	// Packer's own error before any build ran: "Error: ..."
-	reError = regexp.MustCompile(`^Error: (.*)$`)
-)
+// reStep is a step Packer starts: "==> amazon-ebs.hstack: Provisioning
+// with shell script: ...", said (not an error) by the build.
+var reStep = regexp.MustCompile(`^==> ([A-Za-z0-9_.\-]+): (.*)$`)
 
-// tracker turns Packer's lines into events and remembers the step each
-// build was at, so a failure names it.
+// tracker reads Packer's -machine-readable output (timestamp,target,type,
+// data...), turns its ui lines back into the lines Packer prints for a
+// human, and remembers the step each build was at, so a failure names it.
+// The machine-readable form is what tells a step ("ui,say") from a
+// provisioner's stderr ("ui,error"), which look alike on a terminal.
 type tracker struct {
 	role             string
 	sink             func(Event)
@@ -233,33 +231,41 @@ type tracker struct {
 	failedBuild, msg string
 }
 
-func (t *tracker) line(l string) {
+func (t *tracker) line(raw string) {
 	now := time.Now()
-	t.sink(Event{Time: now, Type: EventOutput, Role: t.role, Line: l})
-	if m := reStep.FindStringSubmatch(l); m != nil && !isFailureNote(m[2]) {
-		if t.steps == nil {
-			t.steps = map[string]string{}
+	f := strings.Split(raw, ",")
+	if len(f) < 3 {
+		// Not machine-readable (a plugin writing to the terminal): pass on.
+		t.sink(Event{Time: now, Type: EventOutput, Role: t.role, Line: raw})
+		return
+	}
+	target, typ, data := f[1], f[2], f[3:]
+	for i := range data {
+		data[i] = strings.NewReplacer("%!(PACKER_COMMA)", ",", `\n`, "\n", `\r`, "").Replace(data[i])
+	}
+	switch {
+	case typ == "ui" && len(data) >= 2:
+		kind, text := data[0], strings.Join(data[1:], ",")
+		for _, l := range strings.Split(strings.TrimPrefix(text, "\n"), "\n") {
+			t.sink(Event{Time: now, Type: EventOutput, Role: t.role, Line: l})
+			if kind != "say" {
+				continue
+			}
+			if m := reStep.FindStringSubmatch(l); m != nil {
+				if t.steps == nil {
+					t.steps = map[string]string{}
+				}
+				t.steps[m[1]] = m[2]
+				t.sink(Event{Time: now, Type: EventStep, Role: t.role, Build: m[1], Step: m[2]})
+			}
 		}
-		t.steps[m[1]] = m[2]
-		t.sink(Event{Time: now, Type: EventStep, Role: t.role, Build: m[1], Step: m[2]})
+	case typ == "error" && target != "" && len(data) >= 1 && t.failedBuild == "":
+		// "1796162461,file.image,error,Script exited with ..."
+		t.failedBuild, t.msg = target, strings.Join(data, ",")
+	case typ == "error" && target == "" && len(data) >= 1 && t.msg == "":
+		// Packer's own error before any build ran (a template error).
+		t.msg = strings.Join(data, ",")
 	}
-	if m := reErrored.FindStringSubmatch(l); m != nil && t.failedBuild == "" {
-		t.failedBuild, t.msg = m[1], m[2]
-	}
-	if m := reError.FindStringSubmatch(l); m != nil && t.msg == "" {
-		t.msg = m[1]
-	}
-}
-
-// isFailureNote tells Packer's notes about a failure (and its cleanup) from
-// the steps themselves.
-func isFailureNote(s string) bool {
-	for _, p := range []string{"Provisioning step had errors", "Step ", "Error", "Deleting", "Terminating", "Cleaning up", "Destroying", "Some builds didn't complete"} {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func (t *tracker) failure() *BuildError {

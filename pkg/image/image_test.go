@@ -85,40 +85,51 @@ func TestReadManifestLastRunOnly(t *testing.T) {
 	}
 }
 
-// Packer's lines for a failed provisioner, as Packer 1.11 prints them.
+// Packer 1.11's -machine-readable lines for a failed provisioner (from a
+// real run of testdata/template with fail=true): the script's stderr looks
+// like a step on a terminal, but is a ui error, not a step.
 func TestTrackerNamesTheFailingStep(t *testing.T) {
 	var events []Event
-	tr := &tracker{role: "server", sink: func(e Event) { events = append(events, e) }}
+	tr := &tracker{role: "client", sink: func(e Event) { events = append(events, e) }}
 	for _, l := range []string{
-		"amazon-ebs.hstack: output will be in this color.",
-		"==> amazon-ebs.hstack: Prevalidating AMI Name: hstack-server-1",
-		"==> amazon-ebs.hstack: Provisioning with shell script: /tmp/packer-shell123",
-		"    amazon-ebs.hstack: provision: nomad 1.11.3: nomad_1.11.3_linux_amd64.zip does not match",
-		"==> amazon-ebs.hstack: Provisioning step had errors: Running the cleanup provisioner, if present...",
-		"==> amazon-ebs.hstack: Terminating the source AWS instance...",
-		"Build 'amazon-ebs.hstack' errored after 2 minutes 3 seconds: Script exited with non-zero exit status: 1. Allowed exit codes are: [0]",
+		"1796162461,,ui,say,==> file.image: Running local shell script: /tmp/packer-shell2837184263",
+		"1796162461,,ui,message,    file.image: provisioning the client image%!(PACKER_COMMA) first",
+		"1796162461,,ui,say,==> file.image: Running local shell script: /t/harden.sh",
+		"1796162461,,ui,message,    file.image: hardening",
+		"1796162461,,ui,error,==> file.image: auditd: rules do not load",
+		"1796162461,,ui,error,Build 'file.image' errored after 32 milliseconds 258 microseconds: Script exited with non-zero exit status: 3. Allowed exit codes are: [0]",
+		"1796162461,,ui,say,\\n==> Wait completed after 32 milliseconds 350 microseconds",
+		"1796162461,,error-count,1",
+		"1796162461,file.image,error,Script exited with non-zero exit status: 3. Allowed exit codes are: [0]",
 	} {
 		tr.line(l)
 	}
 	be := tr.failure()
-	if be.Build != "amazon-ebs.hstack" || be.Step != "Provisioning with shell script: /tmp/packer-shell123" ||
-		!strings.HasPrefix(be.Message, "Script exited with non-zero exit status: 1") {
+	if be.Build != "file.image" || be.Step != "Running local shell script: /t/harden.sh" ||
+		be.Message != "Script exited with non-zero exit status: 3. Allowed exit codes are: [0]" {
 		t.Errorf("failure = %+v", be)
 	}
-	var steps int
+	var lines []string
+	steps := 0
 	for _, e := range events {
-		if e.Type == EventStep {
+		switch e.Type {
+		case EventOutput:
+			lines = append(lines, e.Line)
+		case EventStep:
 			steps++
 		}
 	}
-	if len(events) != 7+steps || steps != 2 {
-		t.Errorf("%d events, %d steps: %+v", len(events), steps, events)
+	if steps != 2 {
+		t.Errorf("%d steps, want 2 (the two scripts)", steps)
+	}
+	if len(lines) != 7 || lines[1] != "    file.image: provisioning the client image, first" || lines[6] != "==> Wait completed after 32 milliseconds 350 microseconds" {
+		t.Errorf("lines: %q", lines)
 	}
 }
 
 func TestBuildArgs(t *testing.T) {
 	got := BuildArgs("packer", map[string]string{"role": "vault", "b": "2", "a": "1"}, []string{"amazon-ebs.hstack"})
-	want := []string{"build", "-color=false", "-var", "a=1", "-var", "b=2", "-var", "role=vault", "-only=amazon-ebs.hstack", "packer"}
+	want := []string{"build", "-machine-readable", "-var", "a=1", "-var", "b=2", "-var", "role=vault", "-only=amazon-ebs.hstack", "packer"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q", got)
 	}
