@@ -11,7 +11,8 @@ hstack=bin/hstack
 $hstack dev up
 # shellcheck source=/dev/null
 source .hstack/dev.env
-export PATH="$(scripts/tools.sh --print-path nomad consul vault 2>/dev/null):$PATH"
+toolpath=$(scripts/tools.sh --print-path nomad consul vault 2>/dev/null)
+export PATH="$toolpath:$PATH"
 
 version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 ingress=127.0.0.1:8080

@@ -3,10 +3,13 @@
 # HashiCorp binaries are not in Debian; scripts/tools.sh builds those.
 set -euo pipefail
 
-pkgs=(postgresql prometheus prometheus-alertmanager prometheus-node-exporter haproxy curl jq)
+pkgs=(postgresql prometheus prometheus-alertmanager prometheus-node-exporter haproxy curl jq unzip shellcheck)
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  # Read dpkg-query's whole answer: `| grep -q` under pipefail can fail with
+  # SIGPIPE when grep exits before the writer is done.
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=""
+  [[ $status == *"install ok installed"* ]] || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -16,6 +16,13 @@
 #
 # Trivy (trivy), the offline IaC scanner, is built the same way from ./cmd/trivy.
 #
+# Terraform: a terraform 1.7 or later (or tofu 1.8 or later) on PATH is used;
+# older ones cannot run `terraform test` with mock_provider, so OpenTofu
+# (OPENTOFU_VERSION) is built instead, into <cache>/tools/opentofu-<version>/tofu.
+#
+# A cached binary is asked for its version before it is used; one that no
+# longer runs (truncated, wrong architecture) is built again.
+#
 # Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer aws-provider trivy]
 set -euo pipefail
 
@@ -32,8 +39,7 @@ tools=()
 for a in "$@"; do
   case $a in
     --print-path) print_path=1 ;;
-    nomad|consul|vault|terraform|packer|aws-provider) tools+=("$a") ;;
-    trivy) tools+=("$a") ;;
+    nomad|consul|vault|terraform|packer|aws-provider|trivy) tools+=("$a") ;;
     *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform, packer, aws-provider or trivy)" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +59,7 @@ module_of() {
   case $1 in
     terraform) echo github.com/hashicorp/terraform ;;
     trivy) echo github.com/aquasecurity/trivy ;;
+    opentofu) echo github.com/opentofu/opentofu ;;
     *) echo "github.com/hashicorp/$1" ;;
   esac
 }
@@ -62,8 +69,18 @@ module_of() {
 # with SIGPIPE (exit 141) whenever the tool is still writing when head exits.
 first_line_of_version() {
   local out
-  out=$(TF_CLI_CONFIG_FILE=/dev/null "$1" version 2>/dev/null) || return 1
+  out=$(TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1 "$1" version 2>/dev/null) || return 1
   printf '%s\n' "${out%%$'\n'*}"
+}
+
+# terraform_ok says whether the first line of `terraform version` (or `tofu
+# version`) names a release that runs `terraform test` with mock_provider:
+# Terraform 1.7 or later, OpenTofu 1.8 or later.
+terraform_ok() {
+  [[ $1 =~ ^(Terraform|OpenTofu)\ v([0-9]+)\.([0-9]+)\. ]] || return 1
+  local major=${BASH_REMATCH[2]} minor=${BASH_REMATCH[3]} least=7
+  [ "${BASH_REMATCH[1]}" = OpenTofu ] && least=8
+  (( major > 1 || (major == 1 && minor >= least) ))
 }
 
 # on_path prints a binary on PATH that is compatible with the pinned version.
@@ -76,8 +93,7 @@ on_path() {
   [ -n "$bin" ] || return 1
   out=$(first_line_of_version "$bin") || return 1
   case $name in
-    # Terraform-compatible: any terraform/tofu 1.5 or later speaks the same HCL.
-    terraform) [[ $out =~ v1\.([5-9]|[1-9][0-9])\. ]] || return 1 ;;
+    terraform) terraform_ok "$out" || return 1 ;;
     *) [[ $out == *"v$want"* ]] || return 1 ;;
   esac
   echo "$bin"
@@ -104,13 +120,11 @@ build() {
     case $name in
       nomad) go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION" ;;
       terraform) ;;
-    esac
-    if [ "$name" = trivy ]; then
+      opentofu) pkg=./cmd/tofu ;;
       # Trivy v0.74 uses encoding/json/v2, still behind GOEXPERIMENT in Go 1.26.
-      GOEXPERIMENT=jsonv2 go build -trimpath -o "$dest.tmp" ./cmd/trivy
-    else
-      go build -trimpath -o "$dest.tmp" "$pkg"
-    fi
+      trivy) pkg=./cmd/trivy; export GOEXPERIMENT=jsonv2 ;;
+    esac
+    go build -trimpath -o "$dest.tmp" "$pkg"
   )
   mv "$dest.tmp" "$dest"
   rm -rf "$work"
@@ -196,9 +210,16 @@ for name in "${tools[@]}"; do
     bindir_all+=("$(dirname "$existing")")
     continue
   fi
+  if [ "$name" = terraform ]; then
+    name=opentofu ver=$OPENTOFU_VERSION dir="$cache/tools/opentofu-$OPENTOFU_VERSION" bin="$dir/tofu"
+  fi
   mkdir -p "$dir"
   exec 9>"$dir/.lock"
   flock 9
+  if [ -x "$bin" ] && ! first_line_of_version "$bin" >/dev/null; then
+    echo "$name $ver: the cached $bin does not run; building it again" >&2
+    rm -f "$bin"
+  fi
   if [ -x "$bin" ]; then
     echo "$name $ver: cached at $bin" >&2
   else

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Provision a Vault node: Vault (Raft storage, awskms or Shamir seal) and a
+# Consul client it registers through. Options: vault.sh --help; see README.md.
+set -euo pipefail
+role=vault
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+parse_args "$@"
+
+if [ "$phase" != configure ]; then
+  packages unzip curl ca-certificates gnupg auditd unattended-upgrades logrotate
+  install_binaries consul vault
+  users consul vault
+  copy_self
+  harden
+fi
+if [ "$phase" != install ]; then
+  render_consul false
+  render_vault
+  enable_units consul vault
+fi
+note "vault: done under $root"
