@@ -59,7 +59,9 @@ func consulNames(n Node, dc string) []string {
 	return append(names, "client."+dc+".consul")
 }
 
-func vaultNames() []string { return []string{"localhost", "vault.service.consul", "active.vault.service.consul"} }
+func vaultNames() []string {
+	return []string{"localhost", "vault.service.consul", "active.vault.service.consul"}
+}
 
 // pki issues the stack's certificates.
 type pki struct {

@@ -190,4 +190,3 @@ func (s *Stack) secureNomad(ctx context.Context) error {
 	s.logf("acl: Nomad ACLs bootstrapped (%d objects); dev.env holds the operator token", len(res.Changes))
 	return s.saveState()
 }
-
