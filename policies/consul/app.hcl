@@ -1,6 +1,7 @@
 # Consul policy template "app": one policy per app task, named
-# app-<job>, from this template (DATABASE_SERVICE and APP_KV_PREFIX are
-# filled in from hstack.hcl).
+# app-<job>, from this template (the database service and KV prefix
+# placeholders below are filled in from hstack.hcl; an app without a
+# database gets no service rule).
 #
 # Held by: the Consul token a task gets through its workload identity.
 #
