@@ -190,3 +190,20 @@ func (s *Stack) secureNomad(ctx context.Context) error {
 	s.logf("acl: Nomad ACLs bootstrapped (%d objects); dev.env holds the operator token", len(res.Changes))
 	return s.saveState()
 }
+
+// Secrets are the secrets the stack itself holds, by what they are, for
+// tests that prove none of them leaks: the Vault root token and unseal key,
+// the Postgres superuser password, the gossip key and the stack's tokens.
+func (s *Stack) Secrets() map[string]string {
+	m := map[string]string{
+		"vault root token": s.state.VaultToken, "vault unseal key": s.state.VaultUnsealKey,
+		"postgres password": s.state.PGPassword, "consul gossip key": s.state.GossipKey,
+		"nomad operator token": s.state.NomadToken, "consul hstack token": s.state.ConsulToken,
+	}
+	for k, v := range m {
+		if v == "" {
+			delete(m, k)
+		}
+	}
+	return m
+}
