@@ -598,7 +598,7 @@ func (s *Stack) newVaultClient() (*vaultapi.Client, error) {
 		return nil, cfg.Error
 	}
 	cfg.Address = s.VaultAddr()
-	// Whatever VAULT_CACERT & co. a developer set must not apply here.
+	// A secure stack's CA, whatever VAULT_CACERT a developer set.
 	if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: s.caFileIfSecure()}); err != nil {
 		return nil, err
 	}

@@ -153,8 +153,15 @@ func (s *Stack) secureVaultAndConsul(ctx context.Context) error {
 	}
 	o := s.bootstrapOptions(vc)
 	o.Nomad = nil
-	res, err := bootstrap.Run(ctx, o)
-	if err != nil {
+	// A fresh leader may not take an ACL bootstrap yet; bootstrap is
+	// idempotent (the management token is in KV the moment it exists),
+	// so it is simply retried.
+	var res *bootstrap.Result
+	if err := s.retry(ctx, "consul acl bootstrap", func(ctx context.Context) error {
+		var err error
+		res, err = bootstrap.Run(ctx, o)
+		return err
+	}); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	s.agentConsulTokens = map[string]string{}
@@ -177,8 +184,11 @@ func (s *Stack) secureNomad(ctx context.Context) error {
 	}
 	o := s.bootstrapOptions(vc)
 	o.Consul = nil
-	res := &bootstrap.Result{}
-	if err := bootstrap.Nomad(ctx, o, res); err != nil {
+	var res *bootstrap.Result
+	if err := s.retry(ctx, "nomad acl bootstrap", func(ctx context.Context) error {
+		res = &bootstrap.Result{}
+		return bootstrap.Nomad(ctx, o, res)
+	}); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	s.state.NomadToken = res.Tokens["nomad/operator"].Secret.Reveal()
@@ -206,4 +216,25 @@ func (s *Stack) Secrets() map[string]string {
 		}
 	}
 	return m
+}
+
+// retry runs f until it succeeds or the stack's timeout passes. Unlike
+// wait, each attempt gets a minute: a bootstrap is dozens of requests.
+func (s *Stack) retry(ctx context.Context, what string, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var last error
+	for {
+		actx, acancel := context.WithTimeout(ctx, time.Minute)
+		last = f(actx)
+		acancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last attempt: %v)", what, ctx.Err(), last)
+		case <-time.After(time.Second):
+		}
+	}
 }
