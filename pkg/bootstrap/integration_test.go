@@ -104,6 +104,72 @@ func TestSecureStack(t *testing.T) {
 	t.Run("bootstrap tokens only in Vault", func(t *testing.T) { testTokensNotOnDisk(t, e) })
 	t.Run("policy table", func(t *testing.T) { testPolicyTable(t, e) })
 	t.Run("tls", func(t *testing.T) { testTLS(t, e) })
+	t.Run("a job reads only its own credentials and KV", func(t *testing.T) { testWorkloadIsolation(t, e) })
+}
+
+// testWorkloadIsolation runs two real jobs with a Vault block and uses the
+// tokens Nomad got them through workload identity (read from each task's
+// secrets directory): each reads its own database credentials and KV, not
+// the other's.
+func testWorkloadIsolation(t *testing.T, e *secureEnv) {
+	ctx := context.Background()
+	nc := e.nomad(t, e.token(t, "nomad/deployer"))
+	kv := e.root.KVv2(bootstrap.KVMount)
+	for _, j := range []string{"pingapp", "other"} {
+		if _, err := kv.Put(ctx, "hstack/"+j, map[string]any{"secret": "of " + j}); err != nil {
+			t.Fatal(err)
+		}
+		job := nomadapi.NewServiceJob(j, j, "global", 50)
+		job.Datacenters = []string{"dc1"}
+		tg := nomadapi.NewTaskGroup("g", 1)
+		task := nomadapi.NewTask("t", "raw_exec").SetConfig("command", "/bin/sleep").SetConfig("args", []string{"3600"})
+		task.Resources = &nomadapi.Resources{CPU: ptr(20), MemoryMB: ptr(16)}
+		task.Vault = &nomadapi.Vault{}
+		tg.AddTask(task)
+		job.AddTaskGroup(tg)
+		if _, _, err := nc.Jobs().Register(job, nil); err != nil {
+			t.Fatalf("register %s with the deployer token: %v", j, err)
+		}
+	}
+	tokenOf := func(job string) clients.Secret {
+		var tok []byte
+		devstacktest.Eventually(t, 2*time.Minute, job+"'s Vault token", func() error {
+			allocs, _, err := nc.Jobs().Allocations(job, false, nil)
+			if err != nil {
+				return err
+			}
+			for _, a := range allocs {
+				if b, err := os.ReadFile(filepath.Join(e.s.AllocDir(a.ID), "t", "secrets", "vault_token")); err == nil && len(b) > 0 {
+					tok = b
+					return nil
+				}
+			}
+			return fmt.Errorf("no running allocation with a vault_token yet (%d allocations)", len(allocs))
+		})
+		return clients.Secret(strings.TrimSpace(string(tok)))
+	}
+	cases := []struct {
+		job, path string
+		allowed   bool
+	}{
+		{"pingapp", "database/creds/pingapp", true},
+		{"pingapp", "kv/data/hstack/pingapp", true},
+		{"pingapp", "kv/data/hstack/other", false},
+		{"other", "database/creds/pingapp", false},
+		{"other", "kv/data/hstack/other", true},
+		{"other", "kv/data/hstack/pingapp", false},
+		{"other", "kv/data/hstack-acl/nomad/bootstrap", false},
+	}
+	toks := map[string]clients.Secret{"pingapp": tokenOf("pingapp"), "other": tokenOf("other")}
+	for _, c := range cases {
+		_, err := e.vault(t, toks[c.job]).Logical().ReadWithContext(ctx, c.path)
+		switch {
+		case c.allowed && err != nil:
+			t.Errorf("job %s reading %s: %v, want allowed", c.job, c.path, err)
+		case !c.allowed && !isDenied(err):
+			t.Errorf("job %s reading %s: %v, want permission denied", c.job, c.path, err)
+		}
+	}
 }
 
 func bootstrapOpts(e *secureEnv, fsys fs.FS) bootstrap.Options {
