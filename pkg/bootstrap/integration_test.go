@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,6 +102,7 @@ func TestSecureStack(t *testing.T) {
 	e.mgmtC = e.token(t, "consul/bootstrap")
 
 	t.Run("bootstrap twice", func(t *testing.T) { testBootstrapTwice(t, e) })
+	t.Run("hstack bootstrap acl twice", func(t *testing.T) { testBootstrapCLI(t, e) })
 	t.Run("bootstrap tokens only in Vault", func(t *testing.T) { testTokensNotOnDisk(t, e) })
 	t.Run("policy table", func(t *testing.T) { testPolicyTable(t, e) })
 	t.Run("tls", func(t *testing.T) { testTLS(t, e) })
@@ -257,6 +259,44 @@ func testBootstrapTwice(t *testing.T, e *secureEnv) {
 	// Put the reviewed files back for the table below.
 	if _, err := bootstrap.Run(ctx, bootstrapOpts(e, policies.FS)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testBootstrapCLI runs the command as an operator would, with the
+// stack's dev.env (VAULT_TOKEN root; NOMAD_TOKEN and CONSUL_HTTP_TOKEN are
+// not management tokens, so bootstrap takes those from Vault KV).
+func testBootstrapCLI(t *testing.T, e *secureEnv) {
+	bin := devstacktest.BuildBinary(t, "./cmd/hstack", t.TempDir())
+	root, err := devstacktest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	for _, kv := range e.s.Env() {
+		if kv[0] == "NOMAD_TOKEN" || kv[0] == "CONSUL_HTTP_TOKEN" {
+			continue
+		}
+		env = append(env, kv[0]+"="+kv[1])
+	}
+	env = append(env, "CONSUL_HTTP_ADDR=https://"+e.s.ConsulAddr())
+	run := func() string {
+		cmd := exec.Command(bin, "bootstrap", "acl", "--policies", filepath.Join(root, "policies"), "--print-once", "-f", filepath.Join(root, "hstack.hcl"))
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("hstack bootstrap acl: %v\n%s", err, out)
+		}
+		for what, sec := range map[string]clients.Secret{"nomad": e.mgmtN, "consul": e.mgmtC} {
+			if strings.Contains(string(out), sec.Reveal()) {
+				t.Errorf("bootstrap acl printed the %s management token on a run that was not the first", what)
+			}
+		}
+		return string(out)
+	}
+	run()
+	out := run()
+	if !strings.Contains(out, "Nothing changed") || !strings.Contains(out, "nothing to print, this was not the first bootstrap") {
+		t.Errorf("second run does not say it changed nothing:\n%s", out)
 	}
 }
 
