@@ -15,7 +15,7 @@ const appTemplate = "app"
 
 // consulTokens are the service tokens, one per policy (and role) of the
 // same name.
-var consulTokens = []string{"nomad-server", "nomad-client", "hstack", "prometheus", "ingress"}
+var consulTokens = []string{"nomad-server", "nomad-client", "hstack", "prometheus", "ingress", "dns"}
 
 // Consul bootstraps Consul's ACLs, applies policies/consul, creates a role
 // and a token per service policy, a role per app, and sets the connected
@@ -242,6 +242,21 @@ func consulAgentToken(ctx context.Context, o Options, cc *consulapi.Client, q *c
 	if res.Changes[len(res.Changes)-1].Action != Unchanged || len(res.Changes) == before {
 		action = Updated
 	}
-	res.add(Change{Product: "consul", Kind: "agent-token", Name: node, Action: action})
+	res.add(Change{Product: "consul", Kind: "agent-token", Name: node + " agent", Action: action})
+
+	// DNS requests carry no token: the agent answers them with its dns
+	// token (policy "dns"), so HTTP requests without a token stay denied.
+	if dns, ok := res.Tokens["consul/dns"]; ok {
+		if _, err := agent.UpdateDNSToken(dns.Secret.Reveal(), w); err != nil {
+			return fmt.Errorf("consul: set dns token of %s: %w", node, err)
+		}
+		action := Unchanged
+		for _, c := range res.Changes {
+			if c.Product == "consul" && c.Kind == "token" && c.Name == "dns" && c.Action != Unchanged {
+				action = Updated
+			}
+		}
+		res.add(Change{Product: "consul", Kind: "agent-token", Name: node + " dns", Action: action})
+	}
 	return nil
 }

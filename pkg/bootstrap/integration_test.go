@@ -388,7 +388,7 @@ func testPolicyTable(t *testing.T, e *secureEnv) {
 		nomadTok[p] = e.token(t, "nomad/"+p)
 	}
 	consulTok := map[string]clients.Secret{"anonymous": "", "app-pingapp": appToken("app-pingapp"), "app-web": appToken("app-web")}
-	for _, p := range []string{"nomad-server", "nomad-client", "hstack", "prometheus", "ingress"} {
+	for _, p := range []string{"nomad-server", "nomad-client", "hstack", "prometheus", "ingress", "dns"} {
 		consulTok[p] = e.token(t, "consul/"+p)
 	}
 	vaultTok := map[string]clients.Secret{}
@@ -539,6 +539,8 @@ func testPolicyTable(t *testing.T, e *secureEnv) {
 		{"consul", "prometheus", "read KV hstack/", false, kvGet("prometheus", "hstack/shop/pingapp/v1/x")},
 		{"consul", "ingress", "find the database service", true, findDB("ingress")},
 		{"consul", "ingress", "write KV hstack/", false, kvPut("ingress", "hstack/x")},
+		{"consul", "dns", "find the database service", true, findDB("dns")},
+		{"consul", "dns", "read KV hstack/", false, kvGet("dns", "hstack/shop/pingapp/v1/x")},
 		{"consul", "app-pingapp", "find its database service main", true, findDB("app-pingapp")},
 		{"consul", "app-pingapp", "read its KV hstack/shop/pingapp/", true, kvGet("app-pingapp", "hstack/shop/pingapp/v1/x")},
 		{"consul", "app-web", "find database main (not its database)", false, findDB("app-web")},
