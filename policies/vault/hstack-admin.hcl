@@ -56,6 +56,15 @@ path "kv/metadata/hstack/*" {
   capabilities = ["read", "list", "delete"]
 }
 
+# `hstack db leases` and `db revoke`: list and end the engine's leases
+# (Vault wants sudo to list them).
+path "sys/leases/lookup/*" {
+  capabilities = ["list", "sudo"]
+}
+path "sys/leases/revoke-prefix/*" {
+  capabilities = ["update", "sudo"]
+}
+
 path "auth/token/lookup-self" {
   capabilities = ["read"]
 }
