@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
 
@@ -112,6 +115,8 @@ func vaultToken(ctx context.Context, vc *vaultapi.Client, name string, res *Resu
 		s, err := vc.Auth().Token().LookupAccessorWithContext(ctx, t.Accessor)
 		if err == nil && s != nil {
 			pols, _ := s.TokenPolicies()
+			// Vault attaches "default" to every token it creates.
+			pols = slices.DeleteFunc(pols, func(p string) bool { return p == "default" })
 			if sameSet(pols, []string{name}) {
 				res.token(key, t)
 				res.add(Change{Product: "vault", Kind: "token", Name: name, Action: Unchanged})
@@ -156,12 +161,23 @@ func kvGet(ctx context.Context, vc *vaultapi.Client, key string) (Token, bool, e
 }
 
 func kvPut(ctx context.Context, vc *vaultapi.Client, key string, t Token) error {
-	if _, err := vc.KVv2(KVMount).Put(ctx, KVPath(key), map[string]any{
-		"accessor_id": t.Accessor, "secret_id": t.Secret.Reveal(),
-	}); err != nil {
+	data := map[string]any{"accessor_id": t.Accessor, "secret_id": t.Secret.Reveal()}
+	for attempt := 0; ; attempt++ {
+		_, err := vc.KVv2(KVMount).Put(ctx, KVPath(key), data)
+		if err == nil {
+			return nil
+		}
+		// A KV v2 mount refuses writes for a moment after it is created
+		// ("upgrading"); a token just issued must not be lost to that.
+		if attempt < 30 && strings.Contains(err.Error(), "pgrad") {
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+				continue
+			}
+		}
 		return fmt.Errorf("vault: store token in %s/%s: %w", KVMount, KVPath(key), err)
 	}
-	return nil
 }
 
 func kvList(ctx context.Context, vc *vaultapi.Client, product string) ([]string, error) {
