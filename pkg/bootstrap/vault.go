@@ -145,7 +145,12 @@ func vaultToken(ctx context.Context, vc *vaultapi.Client, name string, res *Resu
 func KVPath(key string) string { return KVPrefix + "/" + key }
 
 func kvGet(ctx context.Context, vc *vaultapi.Client, key string) (Token, bool, error) {
-	s, err := vc.KVv2(KVMount).Get(ctx, KVPath(key))
+	var s *vaultapi.KVSecret
+	err := kvRetry(ctx, func() error {
+		var err error
+		s, err = vc.KVv2(KVMount).Get(ctx, KVPath(key))
+		return err
+	})
 	if errors.Is(err, vaultapi.ErrSecretNotFound) {
 		return Token{}, false, nil
 	}
@@ -162,21 +167,30 @@ func kvGet(ctx context.Context, vc *vaultapi.Client, key string) (Token, bool, e
 
 func kvPut(ctx context.Context, vc *vaultapi.Client, key string, t Token) error {
 	data := map[string]any{"accessor_id": t.Accessor, "secret_id": t.Secret.Reveal()}
-	for attempt := 0; ; attempt++ {
+	err := kvRetry(ctx, func() error {
 		_, err := vc.KVv2(KVMount).Put(ctx, KVPath(key), data)
-		if err == nil {
-			return nil
-		}
-		// A KV v2 mount refuses writes for a moment after it is created
-		// ("upgrading"); a token just issued must not be lost to that.
-		if attempt < 30 && strings.Contains(err.Error(), "pgrad") {
-			select {
-			case <-ctx.Done():
-			case <-time.After(500 * time.Millisecond):
-				continue
-			}
-		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("vault: store token in %s/%s: %w", KVMount, KVPath(key), err)
+	}
+	return nil
+}
+
+// kvRetry rides out the moment after a KV v2 mount is created, when it
+// answers "upgrading" to reads and writes: a token just issued must not be
+// lost to that.
+func kvRetry(ctx context.Context, f func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := f()
+		if err == nil || attempt >= 30 || !strings.Contains(err.Error(), "pgrad") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 
