@@ -127,6 +127,37 @@ func TestSecureReleasePath(t *testing.T) {
 		}
 	})
 
+	t.Run("TLS settings missing: the error names the variable", func(t *testing.T) {
+		drop := func(env []string, names ...string) []string {
+			var out []string
+			for _, kv := range env {
+				keep := true
+				for _, n := range names {
+					if strings.HasPrefix(kv, n+"=") {
+						keep = false
+					}
+				}
+				if keep {
+					out = append(out, kv)
+				}
+			}
+			return out
+		}
+		for _, c := range []struct {
+			env  []string
+			want string
+		}{
+			{drop(deployer, "CONSUL_CACERT"), "set CONSUL_CACERT"},
+			{drop(deployer, "CONSUL_CLIENT_CERT", "CONSUL_CLIENT_KEY"), "set CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY"},
+			{append(drop(deployer), "CONSUL_HTTP_ADDR="+s.ConsulAddr(), "CONSUL_HTTP_SSL=false"), "set CONSUL_HTTP_ADDR to https://"},
+		} {
+			out, code := run(c.env, append([]string{"services", "sync"}, ex.args...)...)
+			if code == 0 || !strings.Contains(out, c.want) {
+				t.Errorf("services sync exited %d, want an error saying %q:\n%s", code, c.want, out)
+			}
+		}
+	})
+
 	t.Run("release path with deployer and hstack-admin tokens", func(t *testing.T) {
 		rendered := filepath.Join(s.Dir, "rendered")
 		if out, code := run(deployer, append(append([]string{"render"}, ex.args...), "-o", rendered)...); code != 0 {
