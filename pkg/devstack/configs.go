@@ -199,6 +199,9 @@ func (s *Stack) nomadServerConfig() *hclwrite.File {
 	server := b.AppendNewBlock("server", nil).Body()
 	server.SetAttributeValue("enabled", cty.True)
 	server.SetAttributeValue("bootstrap_expect", cty.NumberIntVal(1))
+	if s.state.Secure {
+		server.SetAttributeValue("encrypt", cty.StringVal(s.state.NomadGossipKey))
+	}
 	// Jobs set memory_max as production does; without this Nomad ignores
 	// it and warns on every plan.
 	sched := server.AppendNewBlock("default_scheduler_config", nil).Body()

@@ -76,6 +76,8 @@ type state struct {
 	Secure         bool              `json:"secure,omitempty"`
 	// GossipKey is Consul's gossip encryption key (secure only).
 	GossipKey string `json:"consul_gossip_key,omitempty"`
+	// NomadGossipKey encrypts the Nomad servers' serf gossip (secure only).
+	NomadGossipKey string `json:"nomad_gossip_key,omitempty"`
 	// NomadToken and ConsulToken are what the stack and dev.env use in
 	// secure mode: the operator (Nomad) and hstack (Consul) tokens, not
 	// the management tokens, which stay in Vault KV.
@@ -320,7 +322,7 @@ func (s *Stack) prepare() error {
 	}
 	s.state.PIDs = map[string]int{}
 	s.state.VaultToken, s.state.VaultUnsealKey = "", ""
-	s.state.NomadToken, s.state.ConsulToken, s.state.GossipKey = "", "", ""
+	s.state.NomadToken, s.state.ConsulToken, s.state.GossipKey, s.state.NomadGossipKey = "", "", "", ""
 	s.state.StartedAt = time.Now().UTC()
 	if s.state.Secure {
 		if err := s.makePKI(); err != nil {

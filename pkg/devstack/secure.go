@@ -55,7 +55,7 @@ func (s *Stack) certs(n Node) AgentCerts {
 func (s *Stack) cliCert() CertPair { return s.certPair("cli") }
 
 // makePKI makes a fresh CA, every node's agent certificates, the CLI's
-// certificate, and Consul's gossip key.
+// certificate, and the Consul and Nomad gossip keys.
 func (s *Stack) makePKI() error {
 	p, err := newPKI(s.path(tlsDir))
 	if err != nil {
@@ -69,11 +69,13 @@ func (s *Stack) makePKI() error {
 	if _, err := p.issueCLI(); err != nil {
 		return err
 	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return err
+	for _, k := range []*string{&s.state.GossipKey, &s.state.NomadGossipKey} {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+		*k = base64.StdEncoding.EncodeToString(key)
 	}
-	s.state.GossipKey = base64.StdEncoding.EncodeToString(key)
 	return nil
 }
 
@@ -207,7 +209,7 @@ func (s *Stack) secureNomad(ctx context.Context) error {
 func (s *Stack) Secrets() map[string]string {
 	m := map[string]string{
 		"vault root token": s.state.VaultToken, "vault unseal key": s.state.VaultUnsealKey,
-		"postgres password": s.state.PGPassword, "consul gossip key": s.state.GossipKey,
+		"postgres password": s.state.PGPassword, "consul gossip key": s.state.GossipKey, "nomad gossip key": s.state.NomadGossipKey,
 		"nomad operator token": s.state.NomadToken, "consul hstack token": s.state.ConsulToken,
 	}
 	for k, v := range m {
