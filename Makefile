@@ -36,6 +36,7 @@ tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 test: runtime-tools ## all tests, integration included, against real binaries
 	@scripts/tools.sh packer # pkg/image and hstack image build run the real Packer
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	scripts/gosec.sh
 
 unit: ## only the tests that need no external process
 	$(GO) test -count=1 -short ./...
@@ -46,12 +47,13 @@ bench: runtime-tools ## benchmarks: parsing and rendering 200 apps, analysis, an
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./pkg/rollout
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./pkg/vaultdb # creds/s, p50/p99 via hstack vs the Vault API; revoking 1,000 leases
 
-lint: ## gofmt, go vet, staticcheck, shellcheck
+lint: ## gofmt, go vet, staticcheck, shellcheck, gosec
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	shellcheck -x -P SCRIPTDIR scripts/*.sh scripts/*/*.sh
+	scripts/gosec.sh
 
 demo: runtime-tools build ## local dev stack up, pingapp running as a Nomad job, URLs printed
 	@scripts/demo.sh

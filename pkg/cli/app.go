@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/hstack-dev/hstack/pkg/clients"
 )
 
 const appName = "hstack"
@@ -25,7 +27,9 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, app *cli.App, args []string) int {
-	err := app.RunContext(ctx, args)
+	// TLS misconfigurations come back from the libraries as bare x509 or
+	// HTTP errors; Explain names the variable to set.
+	err := clients.Explain(app.RunContext(ctx, args))
 	if err == nil {
 		return ExitOK
 	}
@@ -68,6 +72,7 @@ func newApp(extra ...*cli.Command) *cli.App {
 			dbCommand(),
 			infraCommand(),
 			imageCommand(),
+			bootstrapCommand(),
 		}, extra...),
 		// --version would claim -v, which later commands may want for
 		// --verbose; `hstack version` is the one way to ask.

@@ -94,6 +94,9 @@ func deployAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := aclPreflight(c.Context, cfg, st, jobs, nc, cc); err != nil {
+		return err
+	}
 	if err := syncServices(c, out, st, nc, cc); err != nil {
 		return err
 	}

@@ -38,6 +38,7 @@ func devCommand() *cli.Command {
 				Flags: []cli.Flag{
 					devDirFlag(),
 					&cli.BoolFlag{Name: "free-ports", Usage: "use free ports instead of the standard ones (4646, 8500, 8200, 5432, ...)"},
+					&cli.BoolFlag{Name: "secure", Usage: "run as production does: ACLs on (bootstrapped, tokens in Vault KV), TLS from a throwaway CA, Consul gossip encryption, Vault audit log"},
 				},
 				Action: devUp,
 			},
@@ -53,7 +54,7 @@ func devUp(c *cli.Context) error {
 		return err
 	}
 	out := OutputFromContext(c)
-	opts := devstack.Options{Dir: c.String("dir"), Out: out.Stderr}
+	opts := devstack.Options{Dir: c.String("dir"), Out: out.Stderr, Secure: c.Bool("secure")}
 	if c.Bool("free-ports") {
 		p, err := devstack.FreePorts()
 		if err != nil {

@@ -114,6 +114,7 @@ func Nomad(cfg Config) (*nomadapi.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nomad client: %w", err)
 	}
+	record("Nomad", nc.Address)
 	return c, nil
 }
 
@@ -138,6 +139,7 @@ func Consul(cfg Config) (*consulapi.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
 	}
+	record("Consul", consulURL(cc))
 	return c, nil
 }
 
@@ -183,6 +185,7 @@ func Vault(cfg Config) (*vaultapi.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault client: %w", err)
 	}
+	record("Vault", c.Address())
 	if o.Token != "" {
 		c.SetToken(o.Token.Reveal())
 	} else if c.Token() == "" {
@@ -229,4 +232,17 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// consulURL is the address the Consul library will use, with its scheme
+// (CONSUL_HTTP_ADDR may or may not carry one; CONSUL_HTTP_SSL sets it).
+func consulURL(cc *consulapi.Config) string {
+	if strings.Contains(cc.Address, "://") {
+		return cc.Address
+	}
+	scheme := cc.Scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + cc.Address
 }

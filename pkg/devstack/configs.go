@@ -37,7 +37,9 @@ func strs(ss ...string) cty.Value {
 func loopback(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
 func writeHCL(path string, f *hclwrite.File) error {
-	return os.WriteFile(path, hclwrite.Format(f.Bytes()), 0o644)
+	// 0600: a secure stack's configs hold the agents' Consul tokens and the
+	// gossip key.
+	return os.WriteFile(path, hclwrite.Format(f.Bytes()), 0o600)
 }
 
 func (s *Stack) consulConfig() *hclwrite.File {
@@ -51,7 +53,12 @@ func (s *Stack) consulConfig() *hclwrite.File {
 	b.SetAttributeValue("ui_config", cty.ObjectVal(map[string]cty.Value{"enabled": cty.True}))
 	ports := b.AppendNewBlock("ports", nil).Body()
 	p := s.Ports
-	ports.SetAttributeValue("http", cty.NumberIntVal(int64(p.ConsulHTTP)))
+	if s.state.Secure {
+		ports.SetAttributeValue("http", cty.NumberIntVal(-1))
+		ports.SetAttributeValue("https", cty.NumberIntVal(int64(p.ConsulHTTP)))
+	} else {
+		ports.SetAttributeValue("http", cty.NumberIntVal(int64(p.ConsulHTTP)))
+	}
 	ports.SetAttributeValue("dns", cty.NumberIntVal(int64(p.ConsulDNS)))
 	ports.SetAttributeValue("server", cty.NumberIntVal(int64(p.ConsulServer)))
 	ports.SetAttributeValue("serf_lan", cty.NumberIntVal(int64(p.ConsulSerfLAN)))
@@ -59,7 +66,32 @@ func (s *Stack) consulConfig() *hclwrite.File {
 	ports.SetAttributeValue("grpc", cty.NumberIntVal(int64(p.ConsulGRPC)))
 	// -dev turns on gRPC TLS at 8503; nothing here uses it.
 	ports.SetAttributeValue("grpc_tls", cty.NumberIntVal(-1))
+	if s.state.Secure {
+		s.consulSecure(b)
+	}
 	return f
+}
+
+// consulSecure is production's Consul: ACLs default deny, gossip
+// encryption, TLS on RPC and HTTPS with client certificates verified.
+func (s *Stack) consulSecure(b *hclwrite.Body) {
+	node := s.nodes()[0]
+	certs := s.certs(node)
+	b.SetAttributeValue("encrypt", cty.StringVal(s.state.GossipKey))
+	acl := b.AppendNewBlock("acl", nil).Body()
+	acl.SetAttributeValue("enabled", cty.True)
+	acl.SetAttributeValue("default_policy", cty.StringVal("deny"))
+	// The agent token set through the agent token API survives a restart.
+	acl.SetAttributeValue("enable_token_persistence", cty.True)
+	tlsb := b.AppendNewBlock("tls", nil).Body()
+	d := tlsb.AppendNewBlock("defaults", nil).Body()
+	d.SetAttributeValue("ca_file", cty.StringVal(s.CAFile()))
+	d.SetAttributeValue("cert_file", cty.StringVal(certs.Consul.Cert))
+	d.SetAttributeValue("key_file", cty.StringVal(certs.Consul.Key))
+	d.SetAttributeValue("verify_incoming", cty.True)
+	d.SetAttributeValue("verify_outgoing", cty.True)
+	rpc := tlsb.AppendNewBlock("internal_rpc", nil).Body()
+	rpc.SetAttributeValue("verify_server_hostname", cty.True)
 }
 
 func (s *Stack) vaultConfig() *hclwrite.File {
@@ -71,8 +103,15 @@ func (s *Stack) vaultConfig() *hclwrite.File {
 	l := b.AppendNewBlock("listener", []string{"tcp"}).Body()
 	l.SetAttributeValue("address", cty.StringVal(loopback(s.Ports.VaultAPI)))
 	l.SetAttributeValue("cluster_address", cty.StringVal(loopback(s.Ports.VaultCluster)))
-	l.SetAttributeValue("tls_disable", cty.True)
-	b.SetAttributeValue("api_addr", cty.StringVal("http://"+loopback(s.Ports.VaultAPI)))
+	if s.state.Secure {
+		certs := s.certs(s.nodes()[0])
+		l.SetAttributeValue("tls_cert_file", cty.StringVal(certs.Vault.Cert))
+		l.SetAttributeValue("tls_key_file", cty.StringVal(certs.Vault.Key))
+		l.SetAttributeValue("tls_min_version", cty.StringVal("tls12"))
+	} else {
+		l.SetAttributeValue("tls_disable", cty.True)
+	}
+	b.SetAttributeValue("api_addr", cty.StringVal(s.VaultAddr()))
 	b.SetAttributeValue("cluster_addr", cty.StringVal("https://"+loopback(s.Ports.VaultCluster)))
 	b.SetAttributeValue("disable_mlock", cty.True)
 	b.SetAttributeValue("ui", cty.True)
@@ -96,7 +135,46 @@ func (s *Stack) nomadCommon(name, dataDir string) (*hclwrite.File, *hclwrite.Bod
 	adv.SetAttributeValue("http", cty.StringVal("127.0.0.1"))
 	adv.SetAttributeValue("rpc", cty.StringVal("127.0.0.1"))
 	adv.SetAttributeValue("serf", cty.StringVal("127.0.0.1"))
+	if s.state.Secure {
+		certs := s.certs(s.nodes()[0])
+		b.AppendNewBlock("acl", nil).Body().SetAttributeValue("enabled", cty.True)
+		t := b.AppendNewBlock("tls", nil).Body()
+		t.SetAttributeValue("http", cty.True)
+		t.SetAttributeValue("rpc", cty.True)
+		t.SetAttributeValue("ca_file", cty.StringVal(s.CAFile()))
+		t.SetAttributeValue("cert_file", cty.StringVal(certs.Nomad.Cert))
+		t.SetAttributeValue("key_file", cty.StringVal(certs.Nomad.Key))
+		// RPC is mutual: a server accepts only server.global.nomad and
+		// client.global.nomad certificates from this CA.
+		t.SetAttributeValue("verify_server_hostname", cty.True)
+		// HTTPS clients are not asked for certificates: Vault fetches the
+		// JWKS and has no client certificate to offer; ACLs guard the API.
+		t.SetAttributeValue("verify_https_client", cty.False)
+	}
 	return f, b
+}
+
+// nomadConsulVault is the consul and vault blocks of a Nomad agent whose
+// Consul token is that of role ("nomad-server" or "nomad-client").
+func (s *Stack) nomadConsulVault(b *hclwrite.Body, role string) *hclwrite.Body {
+	p := s.Ports
+	consul := b.AppendNewBlock("consul", nil).Body()
+	consul.SetAttributeValue("address", cty.StringVal(loopback(p.ConsulHTTP)))
+	vault := b.AppendNewBlock("vault", nil).Body()
+	vault.SetAttributeValue("enabled", cty.True)
+	vault.SetAttributeValue("address", cty.StringVal(s.VaultAddr()))
+	vault.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
+	if s.state.Secure {
+		certs := s.certs(s.nodes()[0])
+		consul.SetAttributeValue("ssl", cty.True)
+		consul.SetAttributeValue("verify_ssl", cty.True)
+		consul.SetAttributeValue("ca_file", cty.StringVal(s.CAFile()))
+		consul.SetAttributeValue("cert_file", cty.StringVal(certs.Consul.Cert))
+		consul.SetAttributeValue("key_file", cty.StringVal(certs.Consul.Key))
+		consul.SetAttributeValue("token", cty.StringVal(s.agentConsulTokens[role]))
+		vault.SetAttributeValue("ca_file", cty.StringVal(s.CAFile()))
+	}
+	return vault
 }
 
 func (s *Stack) nomadTelemetry(b *hclwrite.Body) {
@@ -121,18 +199,15 @@ func (s *Stack) nomadServerConfig() *hclwrite.File {
 	server := b.AppendNewBlock("server", nil).Body()
 	server.SetAttributeValue("enabled", cty.True)
 	server.SetAttributeValue("bootstrap_expect", cty.NumberIntVal(1))
+	if s.state.Secure {
+		server.SetAttributeValue("encrypt", cty.StringVal(s.state.NomadGossipKey))
+	}
 	// Jobs set memory_max as production does; without this Nomad ignores
 	// it and warns on every plan.
 	sched := server.AppendNewBlock("default_scheduler_config", nil).Body()
 	sched.SetAttributeValue("memory_oversubscription_enabled", cty.True)
 
-	consul := b.AppendNewBlock("consul", nil).Body()
-	consul.SetAttributeValue("address", cty.StringVal(loopback(p.ConsulHTTP)))
-
-	vault := b.AppendNewBlock("vault", nil).Body()
-	vault.SetAttributeValue("enabled", cty.True)
-	vault.SetAttributeValue("address", cty.StringVal("http://"+loopback(p.VaultAPI)))
-	vault.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
+	vault := s.nomadConsulVault(b, "nomad-server")
 	id := vault.AppendNewBlock("default_identity", nil).Body()
 	id.SetAttributeValue("aud", strs(VaultAudience))
 	id.SetAttributeValue("ttl", cty.StringVal("1h"))
@@ -161,13 +236,7 @@ func (s *Stack) nomadClientConfig() *hclwrite.File {
 	rawExec := b.AppendNewBlock("plugin", []string{"raw_exec"}).Body()
 	rawExec.AppendNewBlock("config", nil).Body().SetAttributeValue("enabled", cty.True)
 
-	consul := b.AppendNewBlock("consul", nil).Body()
-	consul.SetAttributeValue("address", cty.StringVal(loopback(p.ConsulHTTP)))
-
-	vault := b.AppendNewBlock("vault", nil).Body()
-	vault.SetAttributeValue("enabled", cty.True)
-	vault.SetAttributeValue("address", cty.StringVal("http://"+loopback(p.VaultAPI)))
-	vault.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
+	s.nomadConsulVault(b, "nomad-client")
 
 	s.nomadTelemetry(b)
 	return f

@@ -54,6 +54,11 @@ type Options struct {
 	DatabaseRoles []string
 	// Timeout bounds the wait for each component to become healthy.
 	Timeout time.Duration
+	// Secure turns on what production runs with: ACLs (default deny) in
+	// all three products, bootstrapped by pkg/bootstrap; TLS everywhere
+	// from a throwaway CA; Consul gossip encryption; Nomad RPC TLS; a
+	// Vault file audit device.
+	Secure bool
 }
 
 // state is what a later `dev status` or `dev down` needs. It holds secrets,
@@ -68,6 +73,16 @@ type state struct {
 	VaultUnsealKey string            `json:"vault_unseal_key,omitempty"`
 	PGPassword     string            `json:"postgres_password,omitempty"`
 	StartedAt      time.Time         `json:"started_at"`
+	Secure         bool              `json:"secure,omitempty"`
+	// GossipKey is Consul's gossip encryption key (secure only).
+	GossipKey string `json:"consul_gossip_key,omitempty"`
+	// NomadGossipKey encrypts the Nomad servers' serf gossip (secure only).
+	NomadGossipKey string `json:"nomad_gossip_key,omitempty"`
+	// NomadToken and ConsulToken are what the stack and dev.env use in
+	// secure mode: the operator (Nomad) and hstack (Consul) tokens, not
+	// the management tokens, which stay in Vault KV.
+	NomadToken  string `json:"nomad_token,omitempty"`
+	ConsulToken string `json:"consul_token,omitempty"`
 }
 
 // Stack is a dev stack on disk, running or not.
@@ -90,6 +105,10 @@ type Stack struct {
 	// vaultAdminPassword is handed to Vault once, then rotated by it.
 	vaultAdminPassword string
 	timeout            time.Duration
+	// agentConsulTokens are the Nomad agents' Consul tokens, by role
+	// ("nomad-server", "nomad-client"), between bootstrap and the agents'
+	// configs (secure only).
+	agentConsulTokens map[string]string
 }
 
 const stateFile = "state.json"
@@ -185,6 +204,13 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 			all = all && r
 			any = any || r
 		}
+		if all && prev.state.Secure != opts.Secure {
+			prev.logf("dev stack in %s is running with secure=%v; restarting it with secure=%v", dir, prev.state.Secure, opts.Secure)
+			if err := prev.Down(ctx); err != nil {
+				return nil, err
+			}
+			all, any = false, false
+		}
 		if all {
 			prev.logf("dev stack in %s is already running; checking health", dir)
 			if err := prev.waitHealthy(ctx); err != nil {
@@ -201,6 +227,7 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 	}
 
 	s := &Stack{Dir: dir, out: out, timeout: timeout}
+	s.state.Secure = opts.Secure
 	if opts.Ports != nil {
 		s.Ports = *opts.Ports
 	} else {
@@ -295,7 +322,15 @@ func (s *Stack) prepare() error {
 	}
 	s.state.PIDs = map[string]int{}
 	s.state.VaultToken, s.state.VaultUnsealKey = "", ""
+	s.state.NomadToken, s.state.ConsulToken, s.state.GossipKey, s.state.NomadGossipKey = "", "", "", ""
 	s.state.StartedAt = time.Now().UTC()
+	if s.state.Secure {
+		if err := s.makePKI(); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+	} else if err := os.RemoveAll(s.path(tlsDir)); err != nil {
+		return err
+	}
 	return s.saveState()
 }
 
@@ -353,6 +388,11 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := s.wait(ctx, Vault, s.vaultReady); err != nil {
 		return err
 	}
+	if s.state.Secure {
+		if err := s.secureVaultAndConsul(ctx); err != nil {
+			return err
+		}
+	}
 
 	s.logf("nomad: starting server on %s", loopback(s.Ports.NomadHTTP))
 	if err := writeHCL(s.path("nomad.hcl"), s.nomadServerConfig()); err != nil {
@@ -363,6 +403,11 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	if err := s.wait(ctx, Nomad, s.nomadServerReady); err != nil {
 		return err
+	}
+	if s.state.Secure {
+		if err := s.secureNomad(ctx); err != nil {
+			return err
+		}
 	}
 	s.logf("nomad: starting client (raw_exec) on %s", loopback(s.Ports.NomadClient))
 	if err := writeHCL(s.path(NomadClient+".hcl"), s.nomadClientConfig()); err != nil {
@@ -461,9 +506,20 @@ func (s *Stack) AllocDir(allocID string) string {
 }
 
 // NomadAddr, ConsulAddr and VaultAddr are the products' API addresses.
-func (s *Stack) NomadAddr() string  { return "http://" + loopback(s.Ports.NomadHTTP) }
+// In secure mode they are https.
+func (s *Stack) NomadAddr() string  { return s.scheme() + "://" + loopback(s.Ports.NomadHTTP) }
 func (s *Stack) ConsulAddr() string { return loopback(s.Ports.ConsulHTTP) }
-func (s *Stack) VaultAddr() string  { return "http://" + loopback(s.Ports.VaultAPI) }
+func (s *Stack) VaultAddr() string  { return s.scheme() + "://" + loopback(s.Ports.VaultAPI) }
+
+func (s *Stack) scheme() string {
+	if s.state.Secure {
+		return "https"
+	}
+	return "http"
+}
+
+// Secure reports whether the stack runs with ACLs and TLS.
+func (s *Stack) Secure() bool { return s.state.Secure }
 
 // VaultToken is the stack's Vault root token. It is a secret: never log it.
 func (s *Stack) VaultToken() string { return s.state.VaultToken }
@@ -478,9 +534,13 @@ func (s *Stack) NomadClient() (*nomadapi.Client, error) {
 	}
 	cfg := nomadapi.DefaultConfig()
 	cfg.Address = s.NomadAddr()
-	cfg.SecretID = ""
+	cfg.SecretID = s.state.NomadToken
 	cfg.Namespace = ""
 	cfg.Region = ""
+	cfg.TLSConfig = &nomadapi.TLSConfig{}
+	if s.state.Secure {
+		cfg.TLSConfig.CACert = s.CAFile()
+	}
 	c, err := nomadapi.NewClient(cfg)
 	if err != nil {
 		return nil, err
@@ -498,7 +558,15 @@ func (s *Stack) ConsulClient() (*consulapi.Client, error) {
 	cfg := consulapi.DefaultConfig()
 	cfg.Address = s.ConsulAddr()
 	cfg.Scheme = "http"
-	cfg.Token = ""
+	cfg.Token = s.state.ConsulToken
+	cfg.TokenFile = ""
+	cfg.TLSConfig = consulapi.TLSConfig{}
+	if s.state.Secure {
+		// Consul verifies client certificates (verify_incoming).
+		cfg.Scheme = "https"
+		cli := s.cliCert()
+		cfg.TLSConfig = consulapi.TLSConfig{CAFile: s.CAFile(), CertFile: cli.Cert, KeyFile: cli.Key}
+	}
 	c, err := consulapi.NewClient(cfg)
 	if err != nil {
 		return nil, err
@@ -532,6 +600,10 @@ func (s *Stack) newVaultClient() (*vaultapi.Client, error) {
 		return nil, cfg.Error
 	}
 	cfg.Address = s.VaultAddr()
+	// A secure stack's CA, whatever VAULT_CACERT a developer set.
+	if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: s.caFileIfSecure()}); err != nil {
+		return nil, err
+	}
 	c, err := vaultapi.NewClient(cfg)
 	if err != nil {
 		return nil, err
@@ -610,7 +682,7 @@ func (s *Stack) nomadServerReady(ctx context.Context) error {
 	}
 	// The JWKS is a public, unauthenticated document outside the /v1 API
 	// that nomad/api wraps.
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		return err
 	}
@@ -667,7 +739,7 @@ func (s *Stack) nomadReady(ctx context.Context) error {
 // Env returns the environment pointing the products' CLIs and hstack at the
 // stack. It includes the Vault root token.
 func (s *Stack) Env() [][2]string {
-	return [][2]string{
+	env := [][2]string{
 		{"NOMAD_ADDR", s.NomadAddr()},
 		{"CONSUL_HTTP_ADDR", s.ConsulAddr()},
 		{"VAULT_ADDR", s.VaultAddr()},
@@ -675,6 +747,10 @@ func (s *Stack) Env() [][2]string {
 		{"PGHOST", "127.0.0.1"},
 		{"PGPORT", fmt.Sprint(s.Ports.Postgres)},
 	}
+	if s.state.Secure {
+		env = append(env, s.secureEnv()...)
+	}
+	return env
 }
 
 // EnvScript is Env as POSIX shell export lines.
@@ -713,8 +789,8 @@ func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 		Postgres: s.pgReady, Consul: s.consulReady, Vault: s.vaultReady, Nomad: s.nomadServerReady, NomadClient: s.nomadReady,
 	}
 	addrs := map[string]string{
-		Postgres: loopback(s.Ports.Postgres), Consul: "http://" + s.ConsulAddr(),
-		Vault: s.VaultAddr(), Nomad: s.NomadAddr(), NomadClient: "http://" + loopback(s.Ports.NomadClient),
+		Postgres: loopback(s.Ports.Postgres), Consul: s.scheme() + "://" + s.ConsulAddr(),
+		Vault: s.VaultAddr(), Nomad: s.NomadAddr(), NomadClient: s.scheme() + "://" + loopback(s.Ports.NomadClient),
 	}
 	var out []ComponentStatus
 	for _, c := range components {
@@ -772,6 +848,7 @@ func (s *Stack) Down(ctx context.Context) error {
 	if len(errs) == 0 {
 		s.state.PIDs = map[string]int{}
 		s.state.VaultToken, s.state.VaultUnsealKey = "", ""
+		s.state.NomadToken, s.state.ConsulToken = "", ""
 		if err := s.saveState(); err != nil {
 			errs = append(errs, err)
 		}

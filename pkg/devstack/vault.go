@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -67,10 +68,18 @@ func (s *Stack) vaultWire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := workloadid.Setup(ctx, c, workloadid.Config{
-		JWKSURL:  fmt.Sprintf("http://%s/.well-known/jwks.json", loopback(s.Ports.NomadHTTP)),
+	wid := workloadid.Config{
+		JWKSURL:  s.NomadAddr() + "/.well-known/jwks.json",
 		AuthPath: JWTAuthPath, Role: WorkloadRole, Audience: VaultAudience,
-	}); err != nil {
+	}
+	if s.state.Secure {
+		ca, err := os.ReadFile(s.CAFile())
+		if err != nil {
+			return err
+		}
+		wid.JWKSCAPEM = string(ca)
+	}
+	if _, err := workloadid.Setup(ctx, c, wid); err != nil {
 		return err
 	}
 	db := &stackfile.Database{

@@ -13,7 +13,8 @@ var nomadWorkloads string
 
 // NomadWorkloads returns the workload policy bound to the JWT auth mount
 // with the given accessor, with one path block per database secrets engine
-// mount (sorted, duplicates dropped; none means "database").
+// mount (sorted, duplicates dropped; none means "database") and read on the
+// job's own kv/data/hstack/<job>.
 func NomadWorkloads(jwtMountAccessor string, databaseMounts []string) string {
 	mounts := slices.Clone(databaseMounts)
 	if len(mounts) == 0 {
@@ -21,15 +22,23 @@ func NomadWorkloads(jwtMountAccessor string, databaseMounts []string) string {
 	}
 	slices.Sort(mounts)
 	mounts = slices.Compact(mounts)
-	i := strings.Index(nomadWorkloads, "path ")
-	head, block := nomadWorkloads[:i], nomadWorkloads[i:]
+	// The file is a header and blank-line separated blocks; only the block
+	// naming DATABASE_MOUNT is per mount.
 	var b strings.Builder
-	b.WriteString(head)
-	for j, m := range mounts {
-		if j > 0 {
-			b.WriteString("\n")
+	for i, block := range strings.Split(nomadWorkloads, "\n\n") {
+		if i > 0 {
+			b.WriteString("\n\n")
 		}
-		b.WriteString(strings.ReplaceAll(block, "DATABASE_MOUNT", strings.Trim(m, "/")))
+		if !strings.HasPrefix(block, "path ") || !strings.Contains(block, "DATABASE_MOUNT") {
+			b.WriteString(block)
+			continue
+		}
+		for j, m := range mounts {
+			if j > 0 {
+				b.WriteString("\n\n")
+			}
+			b.WriteString(strings.ReplaceAll(block, "DATABASE_MOUNT", strings.Trim(m, "/")))
+		}
 	}
 	return strings.ReplaceAll(b.String(), "AUTH_METHOD_ACCESSOR", jwtMountAccessor)
 }

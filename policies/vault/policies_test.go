@@ -22,3 +22,18 @@ func TestNomadWorkloadsOneBlockPerMount(t *testing.T) {
 		t.Error("no mounts should mean the default mount, database")
 	}
 }
+
+func TestNomadWorkloadsOwnKV(t *testing.T) {
+	p := NomadWorkloads("auth_jwt_1", []string{"a", "b"})
+	for _, want := range []string{
+		`path "kv/data/hstack/{{identity.entity.aliases.auth_jwt_1.metadata.nomad_job_id}}"`,
+		`path "kv/data/hstack/{{identity.entity.aliases.auth_jwt_1.metadata.nomad_job_id}}/*"`,
+	} {
+		if strings.Count(p, want) != 1 {
+			t.Errorf("policy has %d of %s:\n%s", strings.Count(p, want), want, p)
+		}
+	}
+	if strings.Count(p, "# Vault policy for Nomad workloads") != 1 {
+		t.Errorf("header repeated:\n%s", p)
+	}
+}

@@ -89,6 +89,10 @@ func Start(t testing.TB, opts ...func(*devstack.Options)) *devstack.Stack {
 	return s
 }
 
+// Secure is an option of Start: the stack runs with ACLs, TLS, gossip
+// encryption and a Vault audit log, as `hstack dev up --secure` does.
+func Secure(o *devstack.Options) { o.Secure = true }
+
 // DumpLogs prints the last lines of every log in the stack directory.
 func DumpLogs(t testing.TB, dir string) {
 	t.Helper()
