@@ -66,6 +66,7 @@ func newApp(extra ...*cli.Command) *cli.App {
 			historyCommand(),
 			servicesCommand(),
 			dbCommand(),
+			snapshotCommand(),
 		}, extra...),
 		// --version would claim -v, which later commands may want for
 		// --verbose; `hstack version` is the one way to ask.
