@@ -67,6 +67,7 @@ func newApp(extra ...*cli.Command) *cli.App {
 			servicesCommand(),
 			dbCommand(),
 			snapshotCommand(),
+			scaleCommand(),
 		}, extra...),
 		// --version would claim -v, which later commands may want for
 		// --verbose; `hstack version` is the one way to ask.
