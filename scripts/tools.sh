@@ -14,7 +14,11 @@
 # Terraform/OpenTofu filesystem mirror with a CLI config beside it
 # (<cache>/tools/aws-provider-<version>-<list hash>/terraformrc).
 #
+# The Nomad Autoscaler (nomad-autoscaler), actionlint and GoReleaser
+# (goreleaser) are plain Go modules, built the same way.
+#
 # Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer aws-provider]
+#                         [nomad-autoscaler actionlint goreleaser]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +35,7 @@ for a in "$@"; do
   case $a in
     --print-path) print_path=1 ;;
     nomad|consul|vault|terraform|packer|aws-provider) tools+=("$a") ;;
+    nomad-autoscaler|actionlint|goreleaser) tools+=("$a") ;;
     *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform, packer or aws-provider)" >&2; exit 2 ;;
   esac
 done
@@ -42,12 +47,17 @@ version_of() {
     vault) echo "$VAULT_VERSION" ;; terraform) echo "$TERRAFORM_VERSION" ;;
     packer) echo "$PACKER_VERSION" ;;
     aws-provider) echo "$AWS_PROVIDER_VERSION" ;;
+    nomad-autoscaler) echo "$NOMAD_AUTOSCALER_VERSION" ;;
+    actionlint) echo "$ACTIONLINT_VERSION" ;;
+    goreleaser) echo "$GORELEASER_VERSION" ;;
   esac
 }
 
 module_of() {
   case $1 in
     terraform) echo github.com/hashicorp/terraform ;;
+    actionlint) echo github.com/rhysd/actionlint ;;
+    goreleaser) echo github.com/goreleaser/goreleaser/v2 ;;
     *) echo "github.com/hashicorp/$1" ;;
   esac
 }
@@ -100,6 +110,7 @@ build() {
       nomad) go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION" ;;
       terraform) ;;
     esac
+    [ "$name" = actionlint ] && pkg=./cmd/actionlint
     go build -trimpath -o "$dest.tmp" "$pkg"
   )
   mv "$dest.tmp" "$dest"
