@@ -27,6 +27,7 @@ deps: ## install missing Debian packages (postgresql, prometheus, haproxy, ...)
 
 runtime-tools: deps ## Nomad, Consul, Vault and Terraform at the pinned versions (what tests and demo run)
 	@scripts/tools.sh nomad consul vault terraform
+	@scripts/tools.sh nomad-autoscaler actionlint goreleaser # autoscaling, workflow and release tests
 
 tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 	@scripts/tools.sh

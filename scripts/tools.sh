@@ -15,10 +15,11 @@
 # (<cache>/tools/aws-provider-<version>-<list hash>/terraformrc).
 #
 # The Nomad Autoscaler (nomad-autoscaler), actionlint and GoReleaser
-# (goreleaser) are plain Go modules, built the same way.
+# (goreleaser), and syft (the SBOM generator GoReleaser calls) are plain Go
+# modules, built the same way.
 #
 # Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer aws-provider]
-#                         [nomad-autoscaler actionlint goreleaser]
+#                         [nomad-autoscaler actionlint goreleaser syft]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +36,7 @@ for a in "$@"; do
   case $a in
     --print-path) print_path=1 ;;
     nomad|consul|vault|terraform|packer|aws-provider) tools+=("$a") ;;
-    nomad-autoscaler|actionlint|goreleaser) tools+=("$a") ;;
+    nomad-autoscaler|actionlint|goreleaser|syft) tools+=("$a") ;;
     *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform, packer or aws-provider)" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +51,7 @@ version_of() {
     nomad-autoscaler) echo "$NOMAD_AUTOSCALER_VERSION" ;;
     actionlint) echo "$ACTIONLINT_VERSION" ;;
     goreleaser) echo "$GORELEASER_VERSION" ;;
+    syft) echo "$SYFT_VERSION" ;;
   esac
 }
 
@@ -58,6 +60,7 @@ module_of() {
     terraform) echo github.com/hashicorp/terraform ;;
     actionlint) echo github.com/rhysd/actionlint ;;
     goreleaser) echo github.com/goreleaser/goreleaser/v2 ;;
+    syft) echo github.com/anchore/syft ;;
     *) echo "github.com/hashicorp/$1" ;;
   esac
 }
@@ -110,7 +113,7 @@ build() {
       nomad) go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION" ;;
       terraform) ;;
     esac
-    [ "$name" = actionlint ] && pkg=./cmd/actionlint
+    case $name in actionlint) pkg=./cmd/actionlint ;; syft) pkg=./cmd/syft ;; esac
     go build -trimpath -o "$dest.tmp" "$pkg"
   )
   mv "$dest.tmp" "$dest"
