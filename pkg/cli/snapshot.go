@@ -9,9 +9,13 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
 	vaultapi "github.com/hashicorp/vault/api"
@@ -24,9 +28,10 @@ import (
 )
 
 const (
-	flagOut  = "out"
-	flagYes  = "yes"
-	flagOnly = "only"
+	flagOut    = "out"
+	flagYes    = "yes"
+	flagOnly   = "only"
+	flagUpload = "upload"
 )
 
 // snapshotProducts is the one order of the products: saved in it, and
@@ -49,6 +54,7 @@ func snapshotCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: flagOut, Value: "snapshots", Usage: "parent `DIR` of the new set"},
 					only(),
+					&cli.StringFlag{Name: flagUpload, Usage: "also copy the set to `s3://BUCKET/PREFIX` (AWS SDK, standard credential chain)"},
 				},
 				Action: snapshotSave,
 			},
@@ -135,8 +141,9 @@ func openProducts(c *cli.Context, names []string) ([]snapshot.Product, error) {
 }
 
 type snapshotResult struct {
-	Dir   string          `json:"dir"`
-	Files []snapshot.File `json:"files"`
+	Dir      string          `json:"dir"`
+	Files    []snapshot.File `json:"files"`
+	Uploaded string          `json:"uploaded,omitempty"`
 }
 
 func snapshotSave(c *cli.Context) error {
@@ -146,6 +153,12 @@ func snapshotSave(c *cli.Context) error {
 	names, err := selectProducts(c)
 	if err != nil {
 		return err
+	}
+	var bucket, prefix string
+	if u := c.String(flagUpload); u != "" {
+		if bucket, prefix, err = snapshot.ParseS3URL(u); err != nil {
+			return UsageErrorf("invalid --%s: %v", flagUpload, err)
+		}
 	}
 	ps, err := openProducts(c, names)
 	if err != nil {
@@ -159,7 +172,19 @@ func snapshotSave(c *cli.Context) error {
 	for _, f := range m.Files {
 		out.Linef("%-7s %s  %d bytes  sha256 %s", f.Product, f.Name, f.Size, f.SHA256)
 	}
-	return out.Emit(snapshotResult{Dir: dir, Files: m.Files}, "saved %s", dir)
+	res := snapshotResult{Dir: dir, Files: m.Files}
+	if bucket != "" {
+		cfg, err := config.LoadDefaultConfig(c.Context)
+		if err != nil {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("saved %s; AWS: %w", dir, err)}
+		}
+		if _, err := snapshot.Upload(c.Context, s3.NewFromConfig(cfg), dir, bucket, prefix, m); err != nil {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("saved %s; upload: %w", dir, err)}
+		}
+		res.Uploaded = fmt.Sprintf("s3://%s/%s", bucket, path.Join(prefix, filepath.Base(dir)))
+		out.Linef("uploaded to %s", res.Uploaded)
+	}
+	return out.Emit(res, "saved %s", dir)
 }
 
 type verifyResult struct {

@@ -71,3 +71,23 @@ func TestAutoscalerLocalRunsTheBinary(t *testing.T) {
 		t.Errorf("local agent config:\n%s", cfg)
 	}
 }
+
+func TestSnapshotJobShipsToTheBucket(t *testing.T) {
+	for _, j := range mustRender(t, loadExample(t, "prod"), Options{}) {
+		if j.Name == SnapshotJobName {
+			t.Error("a snapshot job without a bucket")
+		}
+	}
+	j := jobNamed(t, mustRender(t, loadExample(t, "prod"), Options{SnapshotBucket: "shop-snapshots", Version: "1.4.0"}), SnapshotJobName)
+	if *j.Job.Type != "batch" || j.Job.Periodic == nil || *j.Job.Periodic.Spec != SnapshotSchedule || !*j.Job.Periodic.ProhibitOverlap {
+		t.Errorf("not a periodic batch job: %+v", j.Job.Periodic)
+	}
+	task := j.Job.TaskGroups[0].Tasks[0]
+	args := task.Config["args"].([]any)
+	if task.Config["image"] != HstackImage+":1.4.0" || args[0] != "snapshot" || args[1] != "save" || args[len(args)-1] != "s3://shop-snapshots/shop" {
+		t.Errorf("task config %v", task.Config)
+	}
+	if !strings.Contains(string(j.HCL), `secret "nomad/creds/snapshot"`) || strings.Contains(string(j.HCL), "TOKEN=s.") {
+		t.Error("tokens are not fetched from Vault at run time")
+	}
+}

@@ -55,6 +55,10 @@ type Options struct {
 	// ClientFleet, when set, adds the client fleet's ASG to what the Nomad
 	// Autoscaler scales (Terraform outputs of the clients module).
 	ClientFleet *ClientFleet
+	// SnapshotBucket, when set, adds the periodic snapshot job that copies
+	// Nomad, Consul and Vault snapshots there (Terraform output
+	// snapshot_bucket).
+	SnapshotBucket string
 }
 
 // Job is one rendered Nomad job.
@@ -130,6 +134,9 @@ func Render(st *stackfile.Stack, opts Options) ([]*Job, error) {
 	}
 	if needsAutoscaler(st) {
 		add(KindOps, autoscalerJob(st, local, opts), nil)
+	}
+	if opts.SnapshotBucket != "" {
+		add(KindOps, snapshotJob(st, opts), nil)
 	}
 	mon, err := monitoringJobs(st, local, opts)
 	if err != nil {
