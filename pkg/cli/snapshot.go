@@ -122,7 +122,7 @@ func openProducts(c *cli.Context, names []string) ([]snapshot.Product, error) {
 			if err != nil {
 				return nil, &ExitError{Code: ExitUnreachable, Err: err}
 			}
-			ps = append(ps, snapshot.Nomad{Client: nc})
+			ps = append(ps, &snapshot.Nomad{Client: nc})
 		case "consul":
 			cc, err := clients.Consul(cfg)
 			if err != nil {
@@ -298,6 +298,11 @@ func snapshotRestore(c *cli.Context) error {
 	}
 	if _, err := snapshot.Restore(c.Context, dir, func(p string) { out.Linef("restoring %s", p) }, ps...); err != nil {
 		return apiFailure(err)
+	}
+	for _, p := range ps {
+		if n, ok := p.(*snapshot.Nomad); ok && len(n.Stale) > 0 {
+			out.Linef("nomad: %s no client ran; Nomad places replacements", countNoun(len(n.Stale), "restored allocation"))
+		}
 	}
 	return out.Emit(map[string]any{"dir": dir, "restored": names}, "restored %s from %s", strings.Join(names, ", "), dir)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
@@ -11,11 +12,15 @@ import (
 )
 
 // Nomad snapshots Nomad's Raft state through /v1/operator/snapshot.
-type Nomad struct{ Client *nomadapi.Client }
+type Nomad struct {
+	Client *nomadapi.Client
+	// Stale is filled by Restore: the allocations it had Nomad replace.
+	Stale []string
+}
 
-func (Nomad) Name() string { return "nomad" }
+func (*Nomad) Name() string { return "nomad" }
 
-func (n Nomad) Save(ctx context.Context, w io.Writer) error {
+func (n *Nomad) Save(ctx context.Context, w io.Writer) error {
 	// The client checks the body against the Digest header as it is read.
 	rc, err := n.Client.Operator().Snapshot((&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
@@ -26,9 +31,56 @@ func (n Nomad) Save(ctx context.Context, w io.Writer) error {
 	return err
 }
 
-func (n Nomad) Restore(ctx context.Context, r io.Reader) error {
-	_, err := n.Client.Operator().SnapshotRestore(r, (&nomadapi.WriteOptions{}).WithContext(ctx))
-	return err
+// Restore replaces Nomad's state and then reconciles it with what the
+// clients run. Clients trust their own record of an allocation over an
+// older one from the servers, so an allocation the snapshot has running
+// that has stopped since (or never ran on the clients of this cluster)
+// would stay "running" on the servers and dead on its node. Those are
+// stopped, which makes Nomad place replacements.
+func (n *Nomad) Restore(ctx context.Context, r io.Reader) error {
+	q := (&nomadapi.QueryOptions{}).WithContext(ctx)
+	before, _, err := n.Client.Allocations().List(q)
+	if err != nil {
+		return err
+	}
+	if _, err := n.Client.Operator().SnapshotRestore(r, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
+		return err
+	}
+	after, _, err := n.Client.Allocations().List(q)
+	if err != nil {
+		return fmt.Errorf("restored; listing allocations to reconcile: %w", err)
+	}
+	n.Stale = StaleAllocs(before, after)
+	for _, id := range n.Stale {
+		if _, err := n.Client.Allocations().Stop(&nomadapi.Allocation{ID: id}, q); err != nil {
+			return fmt.Errorf("restored; replacing allocation %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// StaleAllocs returns the allocations the restored state has live that
+// the cluster, just before the restore, did not have running or pending:
+// no client runs them.
+func StaleAllocs(before, after []*nomadapi.AllocationListStub) []string {
+	live := func(a *nomadapi.AllocationListStub) bool {
+		return a.DesiredStatus == nomadapi.AllocDesiredStatusRun &&
+			(a.ClientStatus == nomadapi.AllocClientStatusRunning || a.ClientStatus == nomadapi.AllocClientStatusPending)
+	}
+	running := map[string]bool{}
+	for _, a := range before {
+		if live(a) {
+			running[a.ID] = true
+		}
+	}
+	var stale []string
+	for _, a := range after {
+		if live(a) && !running[a.ID] {
+			stale = append(stale, a.ID)
+		}
+	}
+	sort.Strings(stale)
+	return stale
 }
 
 // Consul snapshots Consul's Raft state through /v1/snapshot.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	nomadapi "github.com/hashicorp/nomad/api"
 )
 
 // fake is a product in memory; the real ones are exercised against real
@@ -149,5 +151,27 @@ func TestReadManifestRejectsPathsOutsideTheSet(t *testing.T) {
 	}
 	if _, err := ReadManifest(t.TempDir()); !errors.Is(err, ErrNotASet) {
 		t.Errorf("empty dir: %v", err)
+	}
+}
+
+func TestStaleAllocs(t *testing.T) {
+	stub := func(id, desired, client string) *nomadapi.AllocationListStub {
+		return &nomadapi.AllocationListStub{ID: id, DesiredStatus: desired, ClientStatus: client}
+	}
+	before := []*nomadapi.AllocationListStub{
+		stub("kept", "run", "running"),
+		stub("stopped-since", "stop", "complete"),
+		stub("pending", "run", "pending"),
+	}
+	after := []*nomadapi.AllocationListStub{
+		stub("kept", "run", "running"),
+		stub("stopped-since", "run", "running"),
+		stub("pending", "run", "pending"),
+		stub("unknown-here", "run", "running"),
+		stub("dead-in-snapshot", "stop", "complete"),
+	}
+	got := strings.Join(StaleAllocs(before, after), ",")
+	if got != "stopped-since,unknown-here" {
+		t.Errorf("stale %s", got)
 	}
 }
