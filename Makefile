@@ -29,6 +29,7 @@ runtime-tools: deps ## Nomad, Consul, Vault and Terraform at the pinned versions
 	@scripts/tools.sh nomad consul vault terraform
 	@# terraform/'s tests: the AWS provider (offline mirror) and Trivy.
 	@scripts/tools.sh aws-provider trivy
+	@scripts/tools.sh nomad-autoscaler actionlint goreleaser # autoscaling, workflow and release tests
 
 tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 	@scripts/tools.sh

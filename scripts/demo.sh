@@ -73,6 +73,11 @@ hstack dev stack is up, running hstack.hcl's dev environment:
   hstack status pingapp --env dev      hstack history pingapp
   hstack services                      hstack db creds --env dev reporting
 
+Watch pingapp scale (count, bounds and the last scaling events, by hand or
+by the Nomad Autoscaler; docs/runbooks.md):
+  hstack scale --reason demo pingapp 2
+  watch -n 2 hstack status pingapp
+
 Use the products' CLIs against it:  source .hstack/dev.env
 Stop everything:                     make demo-down
 EOM

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Provide pinned Nomad, Consul, Vault, Terraform and Packer binaries.
+# Provide the pinned tools hstack builds, tests and runs against.
 #
 # A binary of the pinned version already on PATH is used as is. Otherwise the
 # release is built from the Go module proxy into
@@ -7,14 +7,12 @@
 # runs find it there. Releases replace their nested modules (./api, ./sdk) with
 # local paths the module zip does not carry, so the module is copied, those
 # replace lines dropped (Nomad's api is pinned to a proxy pseudo-version), and
-# then built.
+# then built. recipe() below is the one table of what each tool is.
 #
-# The AWS provider (aws-provider) is built the same way, with only the service
-# packages listed in pkg/tools/aws-provider-services.txt, and laid out as a
+# The AWS provider (aws-provider) is built with only the service packages
+# listed in pkg/tools/aws-provider-services.txt, and laid out as a
 # Terraform/OpenTofu filesystem mirror with a CLI config beside it
 # (<cache>/tools/aws-provider-<version>-<list hash>/terraformrc).
-#
-# Trivy (trivy), the offline IaC scanner, is built the same way from ./cmd/trivy.
 #
 # Terraform: a terraform 1.7 or later (or tofu 1.8 or later) on PATH is used;
 # older ones cannot run `terraform test` with mock_provider, so OpenTofu
@@ -23,7 +21,9 @@
 # A cached binary is asked for its version before it is used; one that no
 # longer runs (truncated, wrong architecture) is built again.
 #
-# Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer aws-provider trivy]
+# Usage: scripts/tools.sh [--print-path] [TOOL...]
+#   TOOL: nomad consul vault terraform packer aws-provider trivy
+#         nomad-autoscaler actionlint goreleaser syft (default: the first seven)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,42 +34,54 @@ cache=${HSTACK_CACHE:-$HOME/.cache/hstack}
 export GOFLAGS="-buildvcs=false -mod=mod"
 export GOTOOLCHAIN=local
 
+all_tools="nomad consul vault terraform packer aws-provider trivy nomad-autoscaler actionlint goreleaser syft"
+
+# recipe NAME sets what a tool is: ver (the pinned version), mod and modver
+# (the Go module to build), pkg (its main package), goexp (GOEXPERIMENT for
+# the build) and vercmd (the argument that makes it print its version, for
+# the check that a cached binary still runs). It fails for an unknown tool.
+recipe() {
+  pkg=. goexp="" vercmd=version mod="github.com/hashicorp/$1"
+  case $1 in
+    nomad) ver=$NOMAD_VERSION ;;
+    consul) ver=$CONSUL_VERSION ;;
+    vault) ver=$VAULT_VERSION ;;
+    terraform) ver=$TERRAFORM_VERSION ;;
+    opentofu) ver=$OPENTOFU_VERSION mod=github.com/opentofu/opentofu pkg=./cmd/tofu ;;
+    packer) ver=$PACKER_VERSION ;;
+    aws-provider) ver=$AWS_PROVIDER_VERSION mod=github.com/hashicorp/terraform-provider-aws ;;
+    # Trivy v0.74 uses encoding/json/v2, still behind GOEXPERIMENT in Go 1.26.
+    trivy) ver=$TRIVY_VERSION mod=github.com/aquasecurity/trivy pkg=./cmd/trivy goexp=jsonv2 ;;
+    nomad-autoscaler) ver=$NOMAD_AUTOSCALER_VERSION ;;
+    actionlint) ver=$ACTIONLINT_VERSION mod=github.com/rhysd/actionlint pkg=./cmd/actionlint vercmd=-version ;;
+    goreleaser) ver=$GORELEASER_VERSION mod=github.com/goreleaser/goreleaser/v2 vercmd=--version ;;
+    syft) ver=$SYFT_VERSION mod=github.com/anchore/syft pkg=./cmd/syft ;;
+    *) return 1 ;;
+  esac
+  modver=v$ver
+  [ "$1" = aws-provider ] && modver=$AWS_PROVIDER_MODULE_VERSION
+  return 0
+}
+
 print_path=0
 tools=()
 for a in "$@"; do
   case $a in
     --print-path) print_path=1 ;;
-    nomad|consul|vault|terraform|packer|aws-provider|trivy) tools+=("$a") ;;
-    *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform, packer, aws-provider or trivy)" >&2; exit 2 ;;
+    -*) echo "tools.sh: unknown option '$a'" >&2; exit 2 ;;
+    *) recipe "$a" || { echo "tools.sh: unknown tool '$a' (want one of: $all_tools)" >&2; exit 2; }
+       tools+=("$a") ;;
   esac
 done
 [ ${#tools[@]} -gt 0 ] || tools=(nomad consul vault terraform packer aws-provider trivy)
 
-version_of() {
-  case $1 in
-    nomad) echo "$NOMAD_VERSION" ;; consul) echo "$CONSUL_VERSION" ;;
-    vault) echo "$VAULT_VERSION" ;; terraform) echo "$TERRAFORM_VERSION" ;;
-    packer) echo "$PACKER_VERSION" ;;
-    aws-provider) echo "$AWS_PROVIDER_VERSION" ;;
-    trivy) echo "$TRIVY_VERSION" ;;
-  esac
-}
-
-module_of() {
-  case $1 in
-    terraform) echo github.com/hashicorp/terraform ;;
-    trivy) echo github.com/aquasecurity/trivy ;;
-    opentofu) echo github.com/opentofu/opentofu ;;
-    *) echo "github.com/hashicorp/$1" ;;
-  esac
-}
-
-# first_line_of_version prints the first line of `BIN version`. The whole
+# first_line_of_version BIN [ARG] prints the first line of `BIN version` (or
+# `BIN ARG`). The whole
 # output is read before it is cut: piping into `head -1` under pipefail dies
 # with SIGPIPE (exit 141) whenever the tool is still writing when head exits.
 first_line_of_version() {
   local out
-  out=$(TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1 "$1" version 2>/dev/null) || return 1
+  out=$(TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1 "$1" "${2:-version}" 2>/dev/null) || return 1
   printf '%s\n' "${out%%$'\n'*}"
 }
 
@@ -99,12 +111,13 @@ on_path() {
   echo "$bin"
 }
 
+# build NAME DEST builds the tool recipe() describes into DEST.
 build() {
-  local name=$1 ver=$2 dest=$3 mod src work pkg=. start
-  mod=$(module_of "$name")
+  local name=$1 dest=$2 src work start
+  recipe "$name"
   start=$(date +%s)
-  src=$(go mod download -json "$mod@v$ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -n "$src" ] || { echo "tools.sh: could not download $mod@v$ver from the module proxy" >&2; return 1; }
+  src=$(go mod download -json "$mod@$modver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$src" ] || { echo "tools.sh: could not download $mod@$modver from the module proxy" >&2; return 1; }
   work="$cache/build/$name-$ver"
   rm -rf "$work"; mkdir -p "$work"
   cp -r "$src/." "$work/"; chmod -R u+w "$work"
@@ -117,32 +130,19 @@ build() {
         innew && /"Path":/ {gsub(/[",]/,""); if ($2 ~ /^\./) print old; innew=0}'); do
       go mod edit -dropreplace="$old"
     done
-    case $name in
-      nomad) go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION" ;;
-      terraform) ;;
-      opentofu) pkg=./cmd/tofu ;;
-      # Trivy v0.74 uses encoding/json/v2, still behind GOEXPERIMENT in Go 1.26.
-      trivy) pkg=./cmd/trivy; export GOEXPERIMENT=jsonv2 ;;
-    esac
-    go build -trimpath -o "$dest.tmp" "$pkg"
+    [ "$name" = nomad ] && go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION"
+    [ "$name" = aws-provider ] && keep_services "$work"
+    GOEXPERIMENT=$goexp go build -trimpath -o "$dest.tmp" "$pkg"
   )
   mv "$dest.tmp" "$dest"
   rm -rf "$work"
   echo "built in $(( $(date +%s) - start ))s"
 }
 
-# build_aws_provider builds terraform-provider-aws with only the listed
-# service packages registered, into a filesystem mirror that both Terraform
-# (registry.terraform.io/...) and OpenTofu (registry.opentofu.org/...) read,
-# and writes a CLI config that points at it.
-build_aws_provider() {
-  local ver=$1 dest=$2 dir=$3 mod=github.com/hashicorp/terraform-provider-aws src work start keep gen
-  start=$(date +%s)
-  src=$(go mod download -json "$mod@$AWS_PROVIDER_MODULE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -n "$src" ] || { echo "tools.sh: could not download $mod@$AWS_PROVIDER_MODULE_VERSION" >&2; return 1; }
-  work="$cache/build/aws-provider-$ver"
-  rm -rf "$work"; mkdir -p "$work"
-  cp -r "$src/." "$work/"; chmod -R u+w "$work"
+# keep_services rewrites the provider's generated list of service packages
+# in WORK to register only those in aws-provider-services.txt.
+keep_services() {
+  local work=$1 keep gen s
   keep=$(services_list | tr '\n' ' ')
   gen="$work/internal/provider/sdkv2/service_packages_gen.go"
   for s in $keep; do
@@ -154,8 +154,13 @@ build_aws_provider() {
     match($0, /^\t\t[a-z0-9]+\.ServicePackage\(ctx\),$/) { s = $1; sub(/\..*/, "", s); if (index(keep, " " s " ")) print; next }
     { print }' "$gen" > "$gen.new"
   mv "$gen.new" "$gen"
-  (cd "$work" && go build -trimpath -o "$dest.tmp" .)
-  mv "$dest.tmp" "$dest"
+}
+
+# write_mirror lays the provider binary in DIR out as a filesystem mirror
+# that both Terraform (registry.terraform.io/...) and OpenTofu
+# (registry.opentofu.org/...) read, and writes a CLI config pointing at it.
+write_mirror() {
+  local dir=$1
   mkdir -p "$dir/mirror/registry.opentofu.org/hashicorp"
   ln -sfn ../../registry.terraform.io/hashicorp/aws "$dir/mirror/registry.opentofu.org/hashicorp/aws"
   cat > "$dir/terraformrc" <<RC
@@ -171,15 +176,13 @@ provider_installation {
   }
 }
 RC
-  rm -rf "$work"
-  echo "built in $(( $(date +%s) - start ))s"
 }
 
 services_list() { grep -v '^[[:space:]]*\(#\|$\)' "$here/../pkg/tools/aws-provider-services.txt"; }
 
 bindir_all=()
 for name in "${tools[@]}"; do
-  ver=$(version_of "$name")
+  recipe "$name"
   dir="$cache/tools/$name-$ver"
   bin="$dir/$name"
   if [ "$name" = aws-provider ]; then
@@ -187,51 +190,37 @@ for name in "${tools[@]}"; do
     dir="$cache/tools/$name-$ver-$(services_list | sha256sum | cut -c1-12)"
     bin="$dir/mirror/registry.terraform.io/hashicorp/aws/$ver/linux_amd64/terraform-provider-aws_v$ver"
     mkdir -p "$(dirname "$bin")"
-    exec 9>"$dir/.lock"
-    flock 9
-    if [ -x "$bin" ]; then
-      echo "$name $ver: cached at $dir" >&2
-    else
-      echo "$name $ver: building from the Go module proxy (20-40 minutes on two cores, about 8 GB of memory)..." >&2
-      if ! msg=$(build_aws_provider "$ver" "$bin" "$dir" 2>"$dir/build.log"); then
-        echo "$name $ver: build failed; last lines of $dir/build.log:" >&2
-        tail -20 "$dir/build.log" >&2
-        exit 1
-      fi
-      echo "$name $ver: $msg, at $dir" >&2
-    fi
-    exec 9>&-
-    bindir_all+=("$dir")
-    continue
-  fi
-  if existing=$(on_path "$name" "$ver"); then
-    found=$(first_line_of_version "$existing")
+    # A provider run by hand only says it is a plugin and exits 1.
+    vercmd=""
+  elif existing=$(on_path "$name" "$ver"); then
+    found=$(first_line_of_version "$existing" "$vercmd")
     echo "$name: using $existing ($found; pinned $ver)" >&2
     bindir_all+=("$(dirname "$existing")")
     continue
-  fi
-  if [ "$name" = terraform ]; then
-    name=opentofu ver=$OPENTOFU_VERSION dir="$cache/tools/opentofu-$OPENTOFU_VERSION" bin="$dir/tofu"
+  elif [ "$name" = terraform ]; then
+    name=opentofu; recipe opentofu
+    dir="$cache/tools/opentofu-$ver" bin="$dir/tofu"
   fi
   mkdir -p "$dir"
   exec 9>"$dir/.lock"
   flock 9
-  if [ -x "$bin" ] && ! first_line_of_version "$bin" >/dev/null; then
+  if [ -x "$bin" ] && [ -n "$vercmd" ] && ! first_line_of_version "$bin" "$vercmd" >/dev/null; then
     echo "$name $ver: the cached $bin does not run; building it again" >&2
     rm -f "$bin"
   fi
   if [ -x "$bin" ]; then
     echo "$name $ver: cached at $bin" >&2
   else
-    echo "$name $ver: building from the Go module proxy (a few minutes)..." >&2
+    echo "$name $ver: building from the Go module proxy (minutes; the AWS provider 20-40 on two cores and about 8 GB)..." >&2
     log="$dir/build.log"
-    if ! msg=$(build "$name" "$ver" "$bin" 2>"$log"); then
+    if ! msg=$(build "$name" "$bin" 2>"$log"); then
       echo "$name $ver: build failed; last lines of $log:" >&2
       tail -20 "$log" >&2
       exit 1
     fi
     echo "$name $ver: $msg, at $bin" >&2
   fi
+  [ "$name" = aws-provider ] && write_mirror "$dir"
   exec 9>&-
   bindir_all+=("$dir")
 done

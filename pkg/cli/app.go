@@ -73,6 +73,8 @@ func newApp(extra ...*cli.Command) *cli.App {
 			infraCommand(),
 			imageCommand(),
 			bootstrapCommand(),
+			snapshotCommand(),
+			scaleCommand(),
 		}, extra...),
 		// --version would claim -v, which later commands may want for
 		// --verbose; `hstack version` is the one way to ask.

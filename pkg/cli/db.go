@@ -114,6 +114,7 @@ func dbCommand() *cli.Command {
 				),
 				Action: dbRevoke,
 			},
+			dbSnapshotCommand(),
 		},
 	}
 }

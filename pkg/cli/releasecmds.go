@@ -211,6 +211,7 @@ func statusAction(c *cli.Context) error {
 			}
 			fmt.Fprintf(out.Stdout, "  %s\n", link)
 		}
+		writeScalingStatus(c.Context, out.Stdout, nc, n)
 	}
 	return nil
 }

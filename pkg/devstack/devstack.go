@@ -307,10 +307,13 @@ func (s *Stack) prepare() error {
 			return err
 		}
 	}
-	for _, d := range []string{Nomad, NomadClient, Consul} {
+	for _, d := range []string{Nomad, NomadClient, Consul, Vault} {
 		if err := os.RemoveAll(s.path(d)); err != nil {
 			return err
 		}
+	}
+	if err := os.MkdirAll(s.path(Vault, "raft"), 0o700); err != nil {
+		return err
 	}
 	for _, d := range []string{Nomad, NomadClient} {
 		if err := os.MkdirAll(s.path(d, "data"), 0o755); err != nil {

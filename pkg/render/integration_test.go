@@ -50,7 +50,14 @@ func TestNomadAcceptsRenderedJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, env := range []string{"dev", "prod"} {
-		for _, j := range mustRender(t, loadExample(t, env), devstackOptions(s)) {
+		opts := devstackOptions(s)
+		if env == "prod" {
+			// Every job production can have: the snapshot job and the
+			// autoscaler's cluster policy come with Terraform's outputs.
+			opts.SnapshotBucket = "shop-prod-snapshots"
+			opts.ClientFleet = &ClientFleet{ASGName: "shop-prod-clients", Min: 3, Max: 12, Region: "us-east-1"}
+		}
+		for _, j := range mustRender(t, loadExample(t, env), opts) {
 			t.Run(env+"/"+j.Name, func(t *testing.T) {
 				got, err := nomad.Jobs().ParseHCLOpts(&nomadapi.JobsParseRequest{JobHCL: string(j.HCL), Canonicalize: true})
 				if err != nil {

@@ -52,6 +52,13 @@ type Options struct {
 	// "haproxy" (default /usr/sbin/haproxy) and the monitoring ones
 	// ("prometheus", "alertmanager", "node_exporter"), which are passed on.
 	Binaries map[string]string
+	// ClientFleet, when set, adds the client fleet's ASG to what the Nomad
+	// Autoscaler scales (Terraform outputs of the clients module).
+	ClientFleet *ClientFleet
+	// SnapshotBucket, when set, adds the periodic snapshot job that copies
+	// Nomad, Consul and Vault snapshots there (Terraform output
+	// snapshot_bucket).
+	SnapshotBucket string
 }
 
 // Job is one rendered Nomad job.
@@ -124,6 +131,12 @@ func Render(st *stackfile.Stack, opts Options) ([]*Job, error) {
 	if st.Ingress != nil {
 		j, err := ingressJob(st, local, opts)
 		add(KindIngress, j, err)
+	}
+	if needsAutoscaler(st) {
+		add(KindOps, autoscalerJob(st, local, opts), nil)
+	}
+	if opts.SnapshotBucket != "" {
+		add(KindOps, snapshotJob(st, opts), nil)
 	}
 	mon, err := monitoringJobs(st, local, opts)
 	if err != nil {

@@ -113,7 +113,7 @@ func TestExampleJobs(t *testing.T) {
 	want := map[string][]string{
 		"":     {"pingapp", "shop-ingress"},
 		"dev":  {"pingapp", "shop-ingress"},
-		"prod": {"pingapp", "shop-ingress"},
+		"prod": {"pingapp", "shop-ingress", "nomad-autoscaler"},
 	}
 	for _, env := range exampleEnvs {
 		jobs := mustRender(t, loadExample(t, env), goldenOptions)

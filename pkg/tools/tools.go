@@ -36,8 +36,12 @@ func Versions() map[string]string {
 
 // Version returns the pinned version of a tool ("nomad", "consul", ...).
 func Version(name string) string {
-	return Versions()[strings.ToUpper(name)+"_VERSION"]
+	return Versions()[envName(name)+"_VERSION"]
 }
+
+// envName is a tool's name as it appears in variable names:
+// nomad-autoscaler is NOMAD_AUTOSCALER.
+func envName(name string) string { return strings.ToUpper(strings.ReplaceAll(name, "-", "_")) }
 
 // CacheDir is where scripts/tools.sh puts the binaries it builds.
 func CacheDir() string {
@@ -58,7 +62,7 @@ var ErrNotFound = errors.New("not found")
 // cache for the pinned version, then PATH. The cache wins over PATH so tests
 // run the pinned version even when a developer has another one installed.
 func Find(name string) (string, error) {
-	if p := os.Getenv("HSTACK_" + strings.ToUpper(name) + "_BIN"); p != "" {
+	if p := os.Getenv("HSTACK_" + envName(name) + "_BIN"); p != "" {
 		return p, nil
 	}
 	ver := Version(name)

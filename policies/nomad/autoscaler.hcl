@@ -15,7 +15,9 @@ operator {
   policy = "read"
 }
 
-# Node read: its Nomad APM plugin sums node resources to compute usage.
+# Node write: its Nomad APM plugin sums node resources to compute usage,
+# and cluster scaling (aws-asg) drains and purges client nodes before their
+# instances are terminated.
 node {
-  policy = "read"
+  policy = "write"
 }
