@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 40m
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help build test unit bench lint tools deps runtime-tools demo demo-down clean
+.PHONY: help build test unit bench lint tools deps runtime-tools test-tools demo demo-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,17 +25,19 @@ build: ## build bin/hstack and bin/pingapp
 deps: ## install missing Debian packages (postgresql, prometheus, haproxy, ...)
 	@scripts/deps.sh
 
-runtime-tools: deps ## Nomad, Consul, Vault and Terraform at the pinned versions (what tests and demo run)
+runtime-tools: deps ## Nomad, Consul, Vault and Terraform at the pinned versions (what the demo runs)
 	@scripts/tools.sh nomad consul vault terraform
-	@# terraform/'s tests: the AWS provider (offline mirror) and Trivy.
-	@scripts/tools.sh aws-provider trivy
-	@scripts/tools.sh nomad-autoscaler actionlint goreleaser # autoscaling, workflow and release tests
+
+# What only the tests run: Packer (hstack image build), the AWS provider
+# (offline mirror) and Trivy (terraform/), the autoscaler, actionlint and
+# GoReleaser (autoscaling, workflow and release tests).
+test-tools: runtime-tools
+	@scripts/tools.sh packer aws-provider trivy nomad-autoscaler actionlint goreleaser
 
 tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 	@scripts/tools.sh
 
-test: runtime-tools ## all tests, integration included, against real binaries
-	@scripts/tools.sh packer # pkg/image and hstack image build run the real Packer
+test: test-tools ## all tests, integration included, against real binaries
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	scripts/gosec.sh
 
