@@ -25,7 +25,7 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, app *cli.App, args []string) int {
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil {
 		return ExitOK
 	}
@@ -102,8 +102,11 @@ func prepareTree(cmds []*cli.Command, seen map[*cli.Command]bool) {
 		if cmd.OnUsageError == nil {
 			cmd.OnUsageError = onUsageError
 		}
-		if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		switch {
+		case len(cmd.Subcommands) > 0 && cmd.Action == nil:
 			cmd.Action = groupAction
+		case cmd.Action != nil:
+			cmd.Action = withArgsCheck(cmd, cmd.Action)
 		}
 		if !hasFlag(cmd.Flags, flagJSON) {
 			cmd.Flags = append(cmd.Flags, jsonFlag())

@@ -248,9 +248,6 @@ func vaultFailure(err error) error {
 }
 
 func dbSetup(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	dc, err := newDBContext(c)
 	if err != nil {
 		return err
@@ -384,9 +381,6 @@ func workloadConfig(c *cli.Context, st *stackfile.Stack, defaultURL bool) (workl
 }
 
 func dbCheck(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	dc, err := newDBContext(c)
 	if err != nil {
 		return err
@@ -476,9 +470,6 @@ func dbCheck(c *cli.Context) error {
 }
 
 func dbCreds(c *cli.Context) error {
-	if err := ExactArgs(c, "ROLE"); err != nil {
-		return err
-	}
 	role := c.Args().First()
 	dc, err := newDBContext(c)
 	if err != nil {
@@ -520,9 +511,6 @@ func dbCreds(c *cli.Context) error {
 }
 
 func dbLeases(c *cli.Context) error {
-	if c.NArg() > 1 {
-		return UsageErrorf("unexpected argument %q (see '%s --help')", c.Args().Get(1), commandPath(c))
-	}
 	dc, err := newDBContext(c)
 	if err != nil {
 		return err

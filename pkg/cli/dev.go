@@ -49,9 +49,6 @@ func devCommand() *cli.Command {
 }
 
 func devUp(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	out := OutputFromContext(c)
 	opts := devstack.Options{Dir: c.String("dir"), Out: out.Stderr}
 	if c.Bool("free-ports") {
@@ -69,9 +66,6 @@ func devUp(c *cli.Context) error {
 }
 
 func devDown(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	out := OutputFromContext(c)
 	s, err := devstack.Open(c.String("dir"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -91,9 +85,6 @@ func devDown(c *cli.Context) error {
 }
 
 func devStatus(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	out := OutputFromContext(c)
 	s, err := devstack.Open(c.String("dir"))
 	if err != nil {
@@ -155,9 +146,6 @@ func printStatus(out *Output, s *devstack.Stack, st []devstack.ComponentStatus) 
 }
 
 func devEnv(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	out := OutputFromContext(c)
 	s, err := devstack.Open(c.String("dir"))
 	if err != nil {

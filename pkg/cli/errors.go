@@ -128,3 +128,76 @@ func commandPath(c *cli.Context) string {
 	}
 	return strings.Join(names, " ")
 }
+
+// argSpec is what a command's ArgsUsage promises: "APP" (one), "[ROLE]"
+// (at most one), "[APP...]" (any number), "LEASE_ID | --role ROLE" (one of
+// the alternatives; a flag's placeholder is not an argument). prepare
+// enforces it for every command, so the help text and the check cannot
+// drift apart.
+type argSpec struct {
+	min, max int // max < 0: no limit
+	required []string
+}
+
+func parseArgsUsage(usage string) argSpec {
+	spec := argSpec{min: -1}
+	for _, alt := range strings.Split(usage, "|") {
+		var a argSpec
+		words := strings.Fields(alt)
+		for i := 0; i < len(words); i++ {
+			w := strings.Trim(words[i], "[]")
+			switch {
+			case strings.HasPrefix(w, "-"):
+				if i+1 < len(words) && !strings.HasPrefix(words[i+1], "[") && strings.ToUpper(words[i+1]) == words[i+1] {
+					i++ // the flag's value
+				}
+			case strings.HasSuffix(w, "..."):
+				if !strings.HasPrefix(words[i], "[") {
+					a.required = append(a.required, strings.TrimSuffix(w, "..."))
+					a.min++
+				}
+				a.max = -1
+			case strings.HasPrefix(words[i], "["):
+				if a.max >= 0 {
+					a.max++
+				}
+			default:
+				a.required = append(a.required, w)
+				a.min++
+				if a.max >= 0 {
+					a.max++
+				}
+			}
+		}
+		if spec.min < 0 || a.min < spec.min {
+			spec.min, spec.required = a.min, a.required
+		}
+		if spec.max >= 0 && (a.max < 0 || a.max > spec.max) {
+			spec.max = a.max
+		}
+	}
+	return spec
+}
+
+// checkArgs refuses a wrong number of positional arguments, by the
+// command's ArgsUsage.
+func checkArgs(c *cli.Context, spec argSpec) error {
+	switch n := c.NArg(); {
+	case n < spec.min:
+		return UsageErrorf("missing argument %s (see '%s --help')", strings.Join(spec.required[n:], " "), commandPath(c))
+	case spec.max >= 0 && n > spec.max:
+		return UsageErrorf("unexpected argument %q (see '%s --help')", c.Args().Get(spec.max), commandPath(c))
+	}
+	return nil
+}
+
+// withArgsCheck runs checkArgs before action.
+func withArgsCheck(cmd *cli.Command, action cli.ActionFunc) cli.ActionFunc {
+	spec := parseArgsUsage(cmd.ArgsUsage)
+	return func(c *cli.Context) error {
+		if err := checkArgs(c, spec); err != nil {
+			return err
+		}
+		return action(c)
+	}
+}

@@ -70,9 +70,6 @@ type fieldChange struct {
 }
 
 func planAction(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	_, jobs, err := renderStack(c)
 	if err != nil {
 		return err
