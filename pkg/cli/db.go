@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -223,28 +221,18 @@ func (dc *dbContext) spec(ctx context.Context, db *stackfile.Database) (vaultdb.
 // unreachable or denied is ExitUnreachable, a missing root credential is
 // bad input, anything else a failure.
 func vaultFailure(err error) error {
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return err
-	}
-	code := ExitFailure
 	var (
-		re   *vaultapi.ResponseError
 		ve   *vaultdb.Error
-		ue   *url.Error
-		ne   net.Error
 		root *vaultdb.RootNeededError
 	)
 	switch {
 	case errors.As(err, &root):
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w: pass --%s (or set %s) and, unless it is %s, --%s",
 			err, flagRootPasswordFile, envRootPassword, vaultdb.DefaultRootUsername, flagRootUsername)}
-	case errors.As(err, &ve) && ve.Denied(), errors.As(err, &re) && (re.StatusCode == 401 || re.StatusCode == 403 || re.StatusCode == 503):
-		code = ExitUnreachable
-	case errors.As(err, &ue), errors.As(err, &ne):
-		code = ExitUnreachable
+	case errors.As(err, &ve) && ve.Denied():
+		return &ExitError{Code: ExitUnreachable, Err: err}
 	}
-	return &ExitError{Code: code, Err: err}
+	return apiFailure(err, ExitFailure)
 }
 
 func dbSetup(c *cli.Context) error {

@@ -3,20 +3,88 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
+	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/urfave/cli/v2"
 )
 
-// Exit codes. Usage errors get their own code so CI can tell "the pipeline
-// calls hstack wrongly" apart from "the operation failed".
+// Exit codes, the same for every command; docs/exit-codes.md has them as
+// a table. Usage errors get their own code so CI can tell "the pipeline
+// calls hstack wrongly" apart from "the operation failed", and an
+// unreachable cluster its own so a retry can be told apart from a fix.
 const (
-	ExitOK          = 0
-	ExitFailure     = 1
-	ExitUsage       = 2
+	ExitOK = 0
+	// ExitFailure: the operation failed, or a check found a problem.
+	ExitFailure = 1
+	// ExitRolledBack: a release failed or was rolled back.
+	ExitRolledBack = 1
+	// ExitChanges: plan (as `nomad job plan`) and render --check found
+	// the cluster or the files differing from the stack file.
+	ExitChanges = 1
+	// ExitUsage: bad flags, arguments or stack file; nothing was changed.
+	ExitUsage = 2
+	// ExitUnreachable: Nomad, Consul, Vault or Prometheus could not be
+	// reached, or refused hstack's credentials.
+	ExitUnreachable = 3
+	// ExitWaiting: canaries are healthy and wait for a human to promote.
+	ExitWaiting     = 4
 	ExitInterrupted = 130
 )
+
+// Unreachable reports whether err means a cluster service could not be
+// reached or refused the credentials: a transport error, or an API's
+// 401, 403, 502, 503 or 504 (Vault answers 503 while sealed). A 500 is
+// the service's own failure, not a question of reaching it.
+func Unreachable(err error) bool {
+	var (
+		ue *url.Error
+		ne net.Error
+		nr nomadapi.UnexpectedResponseError
+		vr *vaultapi.ResponseError
+		cr consulapi.StatusError
+	)
+	unavailable := func(code int) bool {
+		return code == 401 || code == 403 || code == 502 || code == 503 || code == 504
+	}
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ne):
+		return true
+	case errors.As(err, &nr):
+		return unavailable(nr.StatusCode())
+	case errors.As(err, &vr):
+		return unavailable(vr.StatusCode)
+	case errors.As(err, &cr):
+		return unavailable(cr.Code)
+	}
+	// nomad/api formats most non-2xx answers into a plain error.
+	if m := reUnexpected.FindStringSubmatch(err.Error()); m != nil {
+		code, _ := strconv.Atoi(m[1])
+		return unavailable(code)
+	}
+	return false
+}
+
+var reUnexpected = regexp.MustCompile(`Unexpected response code: (\d{3})`)
+
+// apiFailure gives err the exit code its cause calls for: ExitUnreachable
+// when the service is out of reach, otherwise code.
+func apiFailure(err error, code int) error {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	if Unreachable(err) {
+		code = ExitUnreachable
+	}
+	return &ExitError{Code: code, Err: err}
+}
 
 // ExitError carries an exit code with an error. It implements
 // cli.ExitCoder, so urfave/cli's own cli.Exit errors and ExitError are

@@ -8,13 +8,8 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
 
-	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/render"
 )
-
-// ExitPlanError is what `nomad job plan` exits with when it cannot plan
-// (cluster unreachable, job refused); scripts written for it keep working.
-const ExitPlanError = 255
 
 func planCommand() *cli.Command {
 	return &cli.Command{
@@ -24,8 +19,8 @@ func planCommand() *cli.Command {
 			"(a scheduler dry run, nothing is changed): whether the job would be created or\n" +
 			"updated, in place or by replacing allocations, and per task group how many\n" +
 			"allocations would be placed, updated, replaced, stopped or started as canaries.\n\n" +
-			"Exit codes: 0 no changes, 1 changes, 2 invalid stack file or flags, 255 Nomad could\n" +
-			"not plan (unreachable, job rejected). Unlike 'nomad job plan', a change that only\n" +
+			"Exit codes: 0 no changes, 1 changes, 2 invalid stack file or flags, or a job Nomad\n" +
+			"rejects, 3 Nomad unreachable or denied. Unlike 'nomad job plan', a change that only\n" +
 			"updates allocations in place also exits 1: the cluster differs from the stack file.",
 		Flags:  append(stackFlags(), renderFlags()...),
 		Action: planAction,
@@ -74,9 +69,9 @@ func planAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	nc, err := clients.Nomad(ConfigFromContext(c))
+	nc, err := nomadClient(c)
 	if err != nil {
-		return &ExitError{Code: ExitPlanError, Err: err}
+		return err
 	}
 	out := OutputFromContext(c)
 	changed := 0
@@ -84,7 +79,8 @@ func planAction(c *cli.Context) error {
 		q := &nomadapi.WriteOptions{Namespace: deref(j.Job.Namespace), Region: deref(j.Job.Region)}
 		resp, _, err := nc.Jobs().Plan(j.Job, true, q.WithContext(c.Context))
 		if err != nil {
-			return &ExitError{Code: ExitPlanError, Err: fmt.Errorf("plan of job %q: %w", j.Name, err)}
+			// Reachable but refused: the rendered job is bad input.
+			return apiFailure(fmt.Errorf("plan of job %q: %w", j.Name, err), ExitUsage)
 		}
 		p := summarize(j, resp)
 		if p.Change != "none" {
@@ -101,7 +97,7 @@ func planAction(c *cli.Context) error {
 	if changed > 0 {
 		out.Linef("%s of %d would change.", countNoun(changed, "job"), len(jobs))
 		// No message: the plan above is the explanation; 1 only says so.
-		return &ExitError{Code: ExitFailure}
+		return &ExitError{Code: ExitChanges}
 	}
 	out.Linef("No changes: %s up to date.", countNoun(len(jobs), "job"))
 	return nil
