@@ -42,7 +42,7 @@ const MetaKey = "hstack_config"
 // directory; FileEnv is the task's environment variable naming it.
 const (
 	File    = "config.json"
-	FileEnv = "HSTACK_CONFIG_FILE"
+	FileEnv = stackfile.ConfigFileEnv
 )
 
 // versionLen is the number of hex digits of a version: 64 bits, so two

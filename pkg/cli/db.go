@@ -141,9 +141,6 @@ func newDBContext(c *cli.Context) (*dbContext, error) {
 	if len(dc.dbs) == 0 {
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s declares no database block", st.Filename)}
 	}
-	if err := checkRoleNames(st); err != nil {
-		return nil, err
-	}
 	dc.vault, err = clients.Vault(ConfigFromContext(c))
 	if err != nil {
 		return nil, &ExitError{Code: ExitUnreachable, Err: err}
@@ -160,24 +157,6 @@ func declaredDatabases(st *stackfile.Stack) string {
 		return "no database"
 	}
 	return "database " + strings.Join(names, ", ")
-}
-
-// checkRoleNames refuses two databases with a role of the same name on
-// one mount: Vault's roles are per mount, so one would overwrite the
-// other.
-func checkRoleNames(st *stackfile.Stack) error {
-	seen := map[string]*stackfile.Role{}
-	for _, d := range st.Databases {
-		for _, r := range d.Roles {
-			k := d.VaultMount + "\x00" + r.Name
-			if prev, ok := seen[k]; ok {
-				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: role %q is also declared at %s, on the same vault_mount %q: Vault would have one role for both; rename one or use another vault_mount",
-					r.DeclRange, r.Name, prev.DeclRange, d.VaultMount)}
-			}
-			seen[k] = r
-		}
-	}
-	return nil
 }
 
 // roleDatabase finds the database declaring role among the selected ones.
