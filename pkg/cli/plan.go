@@ -2,7 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	nomadapi "github.com/hashicorp/nomad/api"
@@ -162,13 +163,13 @@ func placementFailure(m *nomadapi.AllocationMetric) string {
 	if m.NodesEvaluated == 0 {
 		why = append(why, "no node in the job's datacenters and node pool")
 	}
-	for _, k := range sortedKeys(m.ConstraintFiltered) {
+	for _, k := range slices.Sorted(maps.Keys(m.ConstraintFiltered)) {
 		why = append(why, fmt.Sprintf("constraint %s filtered %d node(s)", k, m.ConstraintFiltered[k]))
 	}
-	for _, k := range sortedKeys(m.ClassFiltered) {
+	for _, k := range slices.Sorted(maps.Keys(m.ClassFiltered)) {
 		why = append(why, fmt.Sprintf("class %s filtered %d node(s)", k, m.ClassFiltered[k]))
 	}
-	for _, k := range sortedKeys(m.DimensionExhausted) {
+	for _, k := range slices.Sorted(maps.Keys(m.DimensionExhausted)) {
 		why = append(why, fmt.Sprintf("%s exhausted on %d node(s)", k, m.DimensionExhausted[k]))
 	}
 	if m.CoalescedFailures > 0 {
@@ -178,15 +179,6 @@ func placementFailure(m *nomadapi.AllocationMetric) string {
 		return "cannot be placed"
 	}
 	return strings.Join(why, "; ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // jobFieldChanges flattens an edited job's diff into field paths.
@@ -261,7 +253,7 @@ func printPlan(out *Output, p jobPlan) {
 			out.Linef("    ~ %s: %q => %q", f.Path, f.Old, f.New)
 		}
 	}
-	for _, g := range sortedKeys(p.PlacementFailures) {
+	for _, g := range slices.Sorted(maps.Keys(p.PlacementFailures)) {
 		out.Linef("    %s group %q cannot be placed: %s", out.Yellow("!"), g, p.PlacementFailures[g])
 	}
 	for _, w := range warningLines(p.Warnings) {

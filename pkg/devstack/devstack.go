@@ -798,7 +798,7 @@ func stopAll(pids []int) error {
 	return errors.Join(errs...)
 }
 
-// Processes lists every live process that belongs to the stack: the four
+// Processes lists every live process that belongs to the stack: its
 // components and anything running from the stack's directory.
 func (s *Stack) Processes() []int {
 	seen := map[int]bool{}

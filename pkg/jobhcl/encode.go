@@ -363,7 +363,7 @@ func (e *encoder) attr(w *writer, path, name string, v reflect.Value) error {
 		v = v.Elem()
 	}
 	if v.Type() == durationType {
-		w.value(name, cty.StringVal(formatDuration(time.Duration(v.Int()))))
+		w.value(name, cty.StringVal(FormatDuration(time.Duration(v.Int()))))
 		return nil
 	}
 	if v.Kind() == reflect.String {
@@ -538,7 +538,7 @@ func toCty(v reflect.Value) (cty.Value, error) {
 		return cty.BoolVal(v.Bool()), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if v.Type() == durationType {
-			return cty.StringVal(formatDuration(time.Duration(v.Int()))), nil
+			return cty.StringVal(FormatDuration(time.Duration(v.Int()))), nil
 		}
 		return cty.NumberIntVal(v.Int()), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
@@ -781,9 +781,9 @@ func escapeTemplate(s string) string {
 	return strings.ReplaceAll(s, "%{", "%%{")
 }
 
-// formatDuration writes d in the shortest form time.ParseDuration reads back
+// FormatDuration writes d in the shortest form time.ParseDuration reads back
 // exactly: "5m" rather than Go's "5m0s", "1h30m", "500ms".
-func formatDuration(d time.Duration) string {
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -33,9 +33,9 @@ func TestFormatDuration(t *testing.T) {
 		{7, "7ns"},
 		{-5 * time.Minute, "-5m"},
 	} {
-		got := formatDuration(tc.d)
+		got := FormatDuration(tc.d)
 		if got != tc.want {
-			t.Errorf("formatDuration(%d) = %q, want %q", tc.d, got, tc.want)
+			t.Errorf("FormatDuration(%d) = %q, want %q", tc.d, got, tc.want)
 		}
 		back, err := time.ParseDuration(got)
 		if err != nil || back != tc.d {

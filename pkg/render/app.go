@@ -5,12 +5,14 @@ import (
 	"maps"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/appconfig"
+	"github.com/hstack-dev/hstack/pkg/jobhcl"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 	"github.com/hstack-dev/hstack/pkg/version"
 )
@@ -189,7 +191,7 @@ func appServices(st *stackfile.Stack, app *stackfile.App, meta map[string]string
 	ports := []string{app.Ports[0].Name}
 	if st.Ingress != nil {
 		for _, rt := range st.Ingress.Routes {
-			if rt.App == app.Name && rt.Port != "" && !contains(ports, rt.Port) {
+			if rt.App == app.Name && rt.Port != "" && !slices.Contains(ports, rt.Port) {
 				ports = append(ports, rt.Port)
 			}
 		}
@@ -232,15 +234,6 @@ func appServices(st *stackfile.Stack, app *stackfile.App, meta map[string]string
 		out = append(out, svc)
 	}
 	return out, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // updateStrategy maps a rollout onto Nomad's update block. Nomad runs the
@@ -297,8 +290,8 @@ func scalingPolicy(app *stackfile.App) *nomadapi.ScalingPolicy {
 		Max:     ptr(int64(s.Max)),
 		Enabled: ptr(true),
 		Policy: map[string]any{
-			"evaluation_interval": duration(s.EvaluationInterval),
-			"cooldown":            duration(s.Cooldown),
+			"evaluation_interval": jobhcl.FormatDuration(s.EvaluationInterval),
+			"cooldown":            jobhcl.FormatDuration(s.Cooldown),
 			"check": []map[string]any{{
 				"query": []map[string]any{{
 					"source": "prometheus",
@@ -310,19 +303,6 @@ func scalingPolicy(app *stackfile.App) *nomadapi.ScalingPolicy {
 			}},
 		},
 	}
-}
-
-// duration formats d the way people write it in job files: "1m", not
-// "1m0s".
-func duration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func appTask(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Task, error) {

@@ -432,14 +432,3 @@ ingress {
 		t.Errorf("services (-want +got):\n%s", diff)
 	}
 }
-
-func TestDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		10 * time.Second: "10s", time.Minute: "1m", 90 * time.Minute: "1h30m", 2 * time.Hour: "2h",
-		1500 * time.Millisecond: "1.5s", 61 * time.Second: "1m1s",
-	} {
-		if got := duration(d); got != want {
-			t.Errorf("duration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}

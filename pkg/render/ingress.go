@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,7 +173,7 @@ func HAProxyConfig(st *stackfile.Stack, dnsAddr string) (string, error) {
 		}
 		svc := ServiceName(app, rt.Port)
 		backendOf[rt] = svc
-		if !contains(backends, svc) {
+		if !slices.Contains(backends, svc) {
 			backends = append(backends, svc)
 		}
 	}

@@ -377,7 +377,7 @@ func (d *decoder) validateMonitoring(m *Monitoring) {
 	case am.Route == nil:
 		d.errorf(am.DeclRange, "Missing alertmanager route",
 			"With several receivers, a route { receiver = \"<name>\" } block must say which one gets alerts.%s", declared("receiver", receivers))
-	case !contains(receivers, am.Route.Receiver):
+	case !slices.Contains(receivers, am.Route.Receiver):
 		d.errorf(at(am.Route.Attrs, am.Route.DeclRange, "receiver"), "Reference to undeclared receiver",
 			"The route sends alerts to receiver %q, which is not declared.%s", am.Route.Receiver, declared("receiver", receivers))
 	}
@@ -410,15 +410,6 @@ func names[T any](xs []T, name func(T) string) []string {
 		out[i] = name(x)
 	}
 	return out
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // declared lists the candidates for a broken reference.
