@@ -97,6 +97,8 @@ func Find(path string) ([]Line, error) {
 				for name, val := range arrays {
 					seg = strings.ReplaceAll(seg, `"${`+name+`[@]}"`, val)
 				}
+				// A workflow's ${{ expression }} is GitHub's, not the shell's.
+				seg = ghExpr.ReplaceAllString(seg, "VALUE")
 				args, err := split(seg)
 				if err != nil {
 					return nil, fmt.Errorf("%s:%d: %q: %w", path, n, seg, err)
@@ -108,7 +110,10 @@ func Find(path string) ([]Line, error) {
 	return lines, sc.Err()
 }
 
-var inlineCode = regexp.MustCompile("`([^`]+)`")
+var (
+	inlineCode = regexp.MustCompile("`([^`]+)`")
+	ghExpr     = regexp.MustCompile(`\$\{\{[^}]*\}\}`)
+)
 
 // segments cuts a line into the text after each invocation of hstack, up
 // to where that command ends: a shell operator, a comment, a closing

@@ -27,8 +27,11 @@ func TestFind(t *testing.T) {
 		"echo \"==> hstack deploy: pingapp as a canary\"\n"+
 		"echo \"==> waiting: hstack promote pingapp  (or: hstack abort pingapp)\"\n"+
 		"  hstack status pingapp --env dev      hstack history pingapp\n"), 0o644)
+	yml := filepath.Join(dir, "w.yml")
+	os.WriteFile(yml, []byte("jobs:\n  d:\n    steps:\n      - run: hstack deploy --env staging --var image_tag=${{ github.sha }} --json\n"+
+		"      - run: |\n          hstack deploy --env prod --strategy canary\n"), 0o644)
 	var got []string
-	for _, f := range []string{md, sh} {
+	for _, f := range []string{md, sh, yml} {
 		ls, err := Find(f)
 		if err != nil {
 			t.Fatal(err)
@@ -50,6 +53,8 @@ func TestFind(t *testing.T) {
 		"abort pingapp",
 		"status pingapp --env dev",
 		"history pingapp",
+		"deploy --env staging --var image_tag=VALUE --json",
+		"deploy --env prod --strategy canary",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("found\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
