@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 40m
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help build test unit bench lint tools deps runtime-tools test-tools demo demo-down clean
+.PHONY: help build test unit bench lint tools deps runtime-tools test-tools preflight demo demo-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -58,7 +58,11 @@ lint: ## gofmt, go vet, staticcheck, shellcheck, gosec
 	shellcheck -x -P SCRIPTDIR scripts/*.sh scripts/*/*.sh
 	scripts/gosec.sh
 
-demo: runtime-tools build ## local dev stack up, pingapp running as a Nomad job, URLs printed
+# Before the long tool build: what `hstack dev up` needs that the build does not make.
+preflight: deps ## check the dev stack's prerequisites (hstack dev check) before building anything
+	@$(GO) run ./cmd/hstack dev check
+
+demo: preflight runtime-tools build ## local dev stack up, pingapp running as a Nomad job, URLs printed
 	@scripts/demo.sh
 
 demo-down: ## stop the demo's dev stack

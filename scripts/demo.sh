@@ -61,7 +61,7 @@ app=$(wait_for pingapp)
 
 cat <<EOM
 
-hstack dev stack is up, running hstack.hcl's dev environment:
+The dev stack is up, running hstack.hcl's dev environment:
   ingress       http://$ingress/ping
   Prometheus    http://$prom/targets
   Alertmanager  http://$am/#/alerts

@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -42,7 +43,7 @@ const MetaKey = "hstack_config"
 // directory; FileEnv is the task's environment variable naming it.
 const (
 	File    = "config.json"
-	FileEnv = "HSTACK_CONFIG_FILE"
+	FileEnv = stackfile.ConfigFileEnv
 )
 
 // versionLen is the number of hex digits of a version: 64 bits, so two
@@ -70,7 +71,7 @@ func Checksum(cfg map[string]string) string {
 	// Length-prefixed, so no choice of keys and values can make two
 	// different maps hash alike.
 	var n [8]byte
-	for _, k := range sortedKeys(cfg) {
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
 		for _, s := range []string{k, cfg[k]} {
 			binary.BigEndian.PutUint64(n[:], uint64(len(s)))
 			h.Write(n[:])
@@ -108,7 +109,7 @@ func Template(stack, app string, cfg map[string]string) (string, error) {
 	version := Checksum(cfg)
 	var b strings.Builder
 	b.WriteString("{\n")
-	keys := sortedKeys(cfg)
+	keys := slices.Sorted(maps.Keys(cfg))
 	for i, k := range keys {
 		if err := ValidKey(k); err != nil {
 			return "", fmt.Errorf("app %q: %w", app, err)
@@ -122,13 +123,4 @@ func Template(stack, app string, cfg map[string]string) (string, error) {
 	}
 	b.WriteString("}\n")
 	return b.String(), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -79,7 +80,7 @@ func (s *Syncer) writeApp(ctx context.Context, stack string, app *stackfile.App)
 		have[strings.TrimPrefix(p.Key, prefix)] = p.Value
 	}
 	var changes []Change
-	for _, k := range sortedKeys(app.Config) {
+	for _, k := range slices.Sorted(maps.Keys(app.Config)) {
 		v := []byte(app.Config[k])
 		if old, ok := have[k]; ok && string(old) == string(v) {
 			continue
@@ -91,7 +92,7 @@ func (s *Syncer) writeApp(ctx context.Context, stack string, app *stackfile.App)
 	}
 	// A version is immutable; anything else under it was put there by
 	// hand and would never be read (the template names its keys).
-	for _, k := range sortedKeys(have) {
+	for _, k := range slices.Sorted(maps.Keys(have)) {
 		if _, ok := app.Config[k]; ok {
 			continue
 		}
@@ -124,7 +125,7 @@ func (s *Syncer) collect(ctx context.Context, st *stackfile.Stack) ([]Change, er
 		found[parts[0]][parts[1]] = true
 	}
 	var changes []Change
-	for _, app := range sortedKeys(found) {
+	for _, app := range slices.Sorted(maps.Keys(found)) {
 		keep, err := s.referenced(ctx, st, app)
 		if err != nil {
 			return changes, err
@@ -132,7 +133,7 @@ func (s *Syncer) collect(ctx context.Context, st *stackfile.Stack) ([]Change, er
 		if a := st.App(app); a != nil {
 			keep[Checksum(a.Config)] = true
 		}
-		for _, v := range sortedKeys(found[app]) {
+		for _, v := range slices.Sorted(maps.Keys(found[app])) {
 			if keep[v] {
 				continue
 			}

@@ -29,7 +29,7 @@ func Main(args []string) int {
 func run(ctx context.Context, app *cli.App, args []string) int {
 	// TLS misconfigurations come back from the libraries as bare x509 or
 	// HTTP errors; Explain names the variable to set.
-	err := clients.Explain(app.RunContext(ctx, args))
+	err := clients.Explain(app.RunContext(ctx, reorderArgs(app, args)))
 	if err == nil {
 		return ExitOK
 	}
@@ -111,8 +111,11 @@ func prepareTree(cmds []*cli.Command, seen map[*cli.Command]bool) {
 		if cmd.OnUsageError == nil {
 			cmd.OnUsageError = onUsageError
 		}
-		if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		switch {
+		case len(cmd.Subcommands) > 0 && cmd.Action == nil:
 			cmd.Action = groupAction
+		case cmd.Action != nil:
+			cmd.Action = withArgsCheck(cmd, cmd.Action)
 		}
 		if !hasFlag(cmd.Flags, flagJSON) {
 			cmd.Flags = append(cmd.Flags, jsonFlag())

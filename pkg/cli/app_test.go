@@ -263,7 +263,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	extra := func() []*cli.Command {
 		return []*cli.Command{
 			{Name: "grp", Subcommands: []*cli.Command{probe("sub", func(*cli.Context) error { return nil })}},
-			probe("needs", func(c *cli.Context) error { return ExactArgs(c, "JOB") }),
+			{Name: "needs", ArgsUsage: "JOB", Action: func(*cli.Context) error { return nil }},
 		}
 	}
 
@@ -281,6 +281,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"help", "frobnicate"}, "frobnicate"},
 		{[]string{"version", "extra"}, "extra"},
 		{[]string{"needs"}, "missing argument JOB"},
+		{[]string{"needs", "a", "b"}, `unexpected argument "b"`},
+		{[]string{"needs", "a", "--bogus-flag"}, "unknown flag --bogus-flag"},
+		{[]string{"needs", "a", "-x"}, "unknown flag -x"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			isolateEnv(t)

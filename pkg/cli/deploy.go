@@ -23,13 +23,6 @@ import (
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 )
 
-// Exit codes of deploy and the release commands, for CI.
-const (
-	ExitRolledBack  = 1 // the release failed or was rolled back
-	ExitUnreachable = 3 // Nomad, Consul, Vault or Prometheus unreachable or denied
-	ExitWaiting     = 4 // canaries healthy, waiting for a human to promote
-)
-
 const (
 	flagStrategy     = "strategy"
 	flagDetach       = "detach"

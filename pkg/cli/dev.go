@@ -42,6 +42,18 @@ func devCommand() *cli.Command {
 				},
 				Action: devUp,
 			},
+			{
+				Name:  "check",
+				Usage: "check what dev up needs before anything is built or started (exit 1 naming each problem)",
+				Description: "PostgreSQL's binaries, as root the postgres user and a directory for its data, the\n" +
+					"stack directory, and the standard ports free (or --free-ports). make demo runs it\n" +
+					"before building Nomad, Consul and Vault, so a missing piece is reported in seconds.",
+				Flags: []cli.Flag{
+					devDirFlag(),
+					&cli.BoolFlag{Name: "free-ports", Usage: "dev up will run with --free-ports: do not check the standard ports"},
+				},
+				Action: devCheck,
+			},
 			{Name: "down", Usage: "stop every process the stack started, Nomad's tasks included", Flags: []cli.Flag{devDirFlag()}, Action: devDown},
 			{Name: "status", Usage: "show each component's process and health (exit 1 unless all are healthy)", Flags: []cli.Flag{devDirFlag()}, Action: devStatus},
 			{Name: "env", Usage: "print shell export lines for the stack: eval \"$(hstack dev env)\"", Flags: []cli.Flag{devDirFlag()}, Action: devEnv},
@@ -50,9 +62,6 @@ func devCommand() *cli.Command {
 }
 
 func devUp(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	out := OutputFromContext(c)
 	opts := devstack.Options{Dir: c.String("dir"), Out: out.Stderr, Secure: c.Bool("secure")}
 	if c.Bool("free-ports") {
@@ -70,9 +79,6 @@ func devUp(c *cli.Context) error {
 }
 
 func devDown(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	out := OutputFromContext(c)
 	s, err := devstack.Open(c.String("dir"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -92,9 +98,6 @@ func devDown(c *cli.Context) error {
 }
 
 func devStatus(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	out := OutputFromContext(c)
 	s, err := devstack.Open(c.String("dir"))
 	if err != nil {
@@ -156,9 +159,6 @@ func printStatus(out *Output, s *devstack.Stack, st []devstack.ComponentStatus) 
 }
 
 func devEnv(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	out := OutputFromContext(c)
 	s, err := devstack.Open(c.String("dir"))
 	if err != nil {
@@ -176,4 +176,26 @@ func devEnv(c *cli.Context) error {
 	}
 	_, err = fmt.Fprint(out.Stdout, s.EnvScript())
 	return err
+}
+
+func devCheck(c *cli.Context) error {
+	out := OutputFromContext(c)
+	opts := devstack.Options{Dir: c.String("dir")}
+	if c.Bool("free-ports") {
+		p, err := devstack.FreePorts()
+		if err != nil {
+			return err
+		}
+		opts.Ports = &p
+	}
+	problems := devstack.Preflight(opts)
+	for _, p := range problems {
+		if err := out.Emit(map[string]string{"problem": p.Error()}, "problem: %s", p); err != nil {
+			return err
+		}
+	}
+	if len(problems) > 0 {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("dev up would fail: %s", countNoun(len(problems), "problem"))}
+	}
+	return out.Emit(map[string]string{"status": "ready"}, "Ready for `hstack dev up`.")
 }

@@ -3,20 +3,93 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
+	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/urfave/cli/v2"
 )
 
-// Exit codes. Usage errors get their own code so CI can tell "the pipeline
-// calls hstack wrongly" apart from "the operation failed".
+// Exit codes, the same for every command; docs/exit-codes.md has them as
+// a table. Usage errors get their own code so CI can tell "the pipeline
+// calls hstack wrongly" apart from "the operation failed", and an
+// unreachable cluster its own so a retry can be told apart from a fix.
 const (
-	ExitOK          = 0
-	ExitFailure     = 1
-	ExitUsage       = 2
+	ExitOK = 0
+	// ExitFailure: the operation failed, or a check found a problem.
+	ExitFailure = 1
+	// ExitRolledBack: a release failed or was rolled back.
+	ExitRolledBack = 1
+	// ExitChanges: plan (as `nomad job plan`) and render --check found
+	// the cluster or the files differing from the stack file.
+	ExitChanges = 1
+	// ExitInfraChanges: `hstack infra plan` found changes to apply: 2, as
+	// `terraform plan -detailed-exitcode` has it, so CI written for
+	// Terraform keeps working. A wrong invocation (also 2) runs nothing and
+	// says so on stderr; --json prints the per-layer result.
+	ExitInfraChanges = 2
+	// ExitUsage: bad flags, arguments or stack file; nothing was changed.
+	ExitUsage = 2
+	// ExitUnreachable: Nomad, Consul, Vault or Prometheus could not be
+	// reached, or refused hstack's credentials.
+	ExitUnreachable = 3
+	// ExitWaiting: canaries are healthy and wait for a human to promote.
+	ExitWaiting     = 4
 	ExitInterrupted = 130
 )
+
+// Unreachable reports whether err means a cluster service could not be
+// reached or refused the credentials: a transport error, or an API's
+// 401, 403, 502, 503 or 504 (Vault answers 503 while sealed). A 500 is
+// the service's own failure, not a question of reaching it.
+func Unreachable(err error) bool {
+	var (
+		ue *url.Error
+		ne net.Error
+		nr nomadapi.UnexpectedResponseError
+		vr *vaultapi.ResponseError
+		cr consulapi.StatusError
+	)
+	unavailable := func(code int) bool {
+		return code == 401 || code == 403 || code == 502 || code == 503 || code == 504
+	}
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ne):
+		return true
+	case errors.As(err, &nr):
+		return unavailable(nr.StatusCode())
+	case errors.As(err, &vr):
+		return unavailable(vr.StatusCode)
+	case errors.As(err, &cr):
+		return unavailable(cr.Code)
+	}
+	// nomad/api formats most non-2xx answers into a plain error.
+	if m := reUnexpected.FindStringSubmatch(err.Error()); m != nil {
+		code, _ := strconv.Atoi(m[1])
+		return unavailable(code)
+	}
+	return false
+}
+
+var reUnexpected = regexp.MustCompile(`Unexpected response code: (\d{3})`)
+
+// apiFailure gives err the exit code its cause calls for: ExitUnreachable
+// when the service is out of reach, otherwise code.
+func apiFailure(err error, code int) error {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	if Unreachable(err) {
+		code = ExitUnreachable
+	}
+	return &ExitError{Code: code, Err: err}
+}
 
 // ExitError carries an exit code with an error. It implements
 // cli.ExitCoder, so urfave/cli's own cli.Exit errors and ExitError are
@@ -127,4 +200,77 @@ func commandPath(c *cli.Context) string {
 		return appName
 	}
 	return strings.Join(names, " ")
+}
+
+// argSpec is what a command's ArgsUsage promises: "APP" (one), "[ROLE]"
+// (at most one), "[APP...]" (any number), "LEASE_ID | --role ROLE" (one of
+// the alternatives; a flag's placeholder is not an argument). prepare
+// enforces it for every command, so the help text and the check cannot
+// drift apart.
+type argSpec struct {
+	min, max int // max < 0: no limit
+	required []string
+}
+
+func parseArgsUsage(usage string) argSpec {
+	spec := argSpec{min: -1}
+	for _, alt := range strings.Split(usage, "|") {
+		var a argSpec
+		words := strings.Fields(alt)
+		for i := 0; i < len(words); i++ {
+			w := strings.Trim(words[i], "[]")
+			switch {
+			case strings.HasPrefix(w, "-"):
+				if i+1 < len(words) && !strings.HasPrefix(words[i+1], "[") && strings.ToUpper(words[i+1]) == words[i+1] {
+					i++ // the flag's value
+				}
+			case strings.HasSuffix(w, "..."):
+				if !strings.HasPrefix(words[i], "[") {
+					a.required = append(a.required, strings.TrimSuffix(w, "..."))
+					a.min++
+				}
+				a.max = -1
+			case strings.HasPrefix(words[i], "["):
+				if a.max >= 0 {
+					a.max++
+				}
+			default:
+				a.required = append(a.required, w)
+				a.min++
+				if a.max >= 0 {
+					a.max++
+				}
+			}
+		}
+		if spec.min < 0 || a.min < spec.min {
+			spec.min, spec.required = a.min, a.required
+		}
+		if spec.max >= 0 && (a.max < 0 || a.max > spec.max) {
+			spec.max = a.max
+		}
+	}
+	return spec
+}
+
+// checkArgs refuses a wrong number of positional arguments, by the
+// command's ArgsUsage.
+func checkArgs(c *cli.Context, spec argSpec) error {
+	switch n := c.NArg(); {
+	case n < spec.min:
+		return UsageErrorf("missing argument %s (see '%s --help')", strings.Join(spec.required[n:], " "), commandPath(c))
+	case spec.max >= 0 && n > spec.max:
+		return UsageErrorf("unexpected argument %q (see '%s --help')", c.Args().Get(spec.max), commandPath(c))
+	}
+	return nil
+}
+
+// withArgsCheck runs checkArgs before action.
+func withArgsCheck(cmd *cli.Command, action cli.ActionFunc) cli.ActionFunc {
+	spec := parseArgsUsage(cmd.ArgsUsage)
+	return func(c *cli.Context) error {
+		if err := checkArgs(c, spec); err != nil {
+			return err
+		}
+		return action(c)
+	}
 }

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"slices"
+	"strings"
+
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
@@ -164,4 +167,105 @@ func consulClient(c *cli.Context) (*consulapi.Client, error) {
 		return nil, &ExitError{Code: ExitUnreachable, Err: err}
 	}
 	return cc, nil
+}
+
+// reorderArgs moves every flag to the command it belongs to, so users can
+// type flags after the positional arguments (`hstack status pingapp --env
+// dev`, `hstack deploy APP --json`). urfave/cli v2 stops reading a
+// command's flags at its first argument and would take `--env` and `dev`
+// for names. A flag is placed at the innermost command on the line that
+// defines it (a global flag such as --nomad-addr given after the command
+// goes back before it); a flag nobody defines stays with the innermost
+// command, whose parser then refuses it as an unknown flag (exit 2). A
+// value flag's value travels with it; `--` ends the flags, and the
+// arguments after it are passed on behind a `--` of their own.
+func reorderArgs(app *cli.App, args []string) []string {
+	if len(args) == 0 {
+		return args
+	}
+	type level struct {
+		name  string // empty for the app
+		flags []cli.Flag
+		subs  []*cli.Command
+		given []string // the flags placed here, values included
+	}
+	levels := []*level{{flags: app.Flags, subs: app.Commands}}
+	var positional []string
+	terminated := false
+	rest := args[1:]
+	for i := 0; i < len(rest); i++ {
+		tok := rest[i]
+		cur := levels[len(levels)-1]
+		switch {
+		case tok == "--":
+			terminated = true
+			positional = append(positional, rest[i+1:]...)
+			i = len(rest)
+		case len(tok) > 1 && tok[0] == '-':
+			name, _, hasValue := strings.Cut(strings.TrimLeft(tok, "-"), "=")
+			owner := cur
+			var f cli.Flag
+			for j := len(levels) - 1; j >= 0; j-- {
+				if f = lookupFlag(levels[j].flags, name); f != nil {
+					owner = levels[j]
+					break
+				}
+			}
+			owner.given = append(owner.given, tok)
+			if f != nil && !hasValue && takesValue(f) && i+1 < len(rest) {
+				i++
+				owner.given = append(owner.given, rest[i])
+			}
+		case len(positional) == 0 && findCommand(cur.subs, tok) != nil:
+			sub := findCommand(cur.subs, tok)
+			levels = append(levels, &level{name: tok, flags: sub.Flags, subs: sub.Subcommands})
+		case len(positional) == 0 && len(cur.subs) > 0 && tok == "help":
+			// urfave/cli grafts its help command in only when the app
+			// runs; what follows is a topic, not flags to place.
+			positional = append(positional, rest[i:]...)
+			i = len(rest)
+		default:
+			positional = append(positional, tok)
+		}
+	}
+	out := []string{args[0]}
+	for _, l := range levels {
+		if l.name != "" {
+			out = append(out, l.name)
+		}
+		out = append(out, l.given...)
+	}
+	if terminated {
+		out = append(out, "--")
+	}
+	return append(out, positional...)
+}
+
+func lookupFlag(flags []cli.Flag, name string) cli.Flag {
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			return f
+		}
+	}
+	// urfave/cli adds --help/-h to every command when the app runs.
+	if name == "help" || name == "h" {
+		return cli.HelpFlag
+	}
+	return nil
+}
+
+func takesValue(f cli.Flag) bool {
+	if v, ok := f.(interface{ TakesValue() bool }); ok {
+		return v.TakesValue()
+	}
+	return true
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.Name == name || slices.Contains(c.Aliases, name) {
+			return c
+		}
+	}
+	return nil
 }

@@ -16,13 +16,6 @@ import (
 	"github.com/hstack-dev/hstack/pkg/tools"
 )
 
-// ExitChanges is what `hstack infra plan` exits with when applying would
-// change something: 2, as `terraform plan -detailed-exitcode` does, so CI
-// written for Terraform keeps working. It is the same number as ExitUsage;
-// a wrong invocation is told apart by its message on stderr (and runs
-// nothing), and --json prints the per-layer result.
-const ExitChanges = 2
-
 // flagEnv (validate.go) names the environment here too: the stack file's
 // environment and the Terraform one are the same.
 const (
@@ -154,7 +147,7 @@ func infraPlan(c *cli.Context) error {
 		}
 	}
 	if changes {
-		return &ExitError{Code: ExitChanges}
+		return &ExitError{Code: ExitInfraChanges}
 	}
 	return nil
 }

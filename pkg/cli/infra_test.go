@@ -142,8 +142,8 @@ func TestInfraEndToEnd(t *testing.T) {
 	// Plan: changes (exit 2, as terraform plan -detailed-exitcode); the
 	// database layer waits for the network's vpc_id.
 	r = runInfra(t, nil, args("plan", "--json")...)
-	if r.code != ExitChanges {
-		t.Fatalf("plan of a fresh environment: exit %d, want %d", r.code, ExitChanges)
+	if r.code != ExitInfraChanges {
+		t.Fatalf("plan of a fresh environment: exit %d, want %d", r.code, ExitInfraChanges)
 	}
 	if want := `{"layer":"network","changes":true}
 {"layer":"database","changes":true,"waits_for":["vpc_id"]}
@@ -235,7 +235,7 @@ app "web" {
 		[]byte(`{"server_ami_id": "ami-0aaaaaaaaaaaaaaaa", "client_ami_id": "ami-0fedcba9876543210"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := runInfra(t, nil, args("plan", "--json")...); r.code != ExitChanges || !strings.Contains(r.stdout, `{"layer":"outputs","changes":true}`) {
+	if r := runInfra(t, nil, args("plan", "--json")...); r.code != ExitInfraChanges || !strings.Contains(r.stdout, `{"layer":"outputs","changes":true}`) {
 		t.Errorf("plan after a new AMI: exit %d, %s", r.code, r.stdout)
 	}
 	// Applied without asking (CI): only the changed layer changes.

@@ -2,19 +2,15 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
 
-	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/render"
 )
-
-// ExitPlanError is what `nomad job plan` exits with when it cannot plan
-// (cluster unreachable, job refused); scripts written for it keep working.
-const ExitPlanError = 255
 
 func planCommand() *cli.Command {
 	return &cli.Command{
@@ -24,8 +20,8 @@ func planCommand() *cli.Command {
 			"(a scheduler dry run, nothing is changed): whether the job would be created or\n" +
 			"updated, in place or by replacing allocations, and per task group how many\n" +
 			"allocations would be placed, updated, replaced, stopped or started as canaries.\n\n" +
-			"Exit codes: 0 no changes, 1 changes, 2 invalid stack file or flags, 255 Nomad could\n" +
-			"not plan (unreachable, job rejected). Unlike 'nomad job plan', a change that only\n" +
+			"Exit codes: 0 no changes, 1 changes, 2 invalid stack file or flags, or a job Nomad\n" +
+			"rejects, 3 Nomad unreachable or denied. Unlike 'nomad job plan', a change that only\n" +
 			"updates allocations in place also exits 1: the cluster differs from the stack file.",
 		Flags:  append(stackFlags(), renderFlags()...),
 		Action: planAction,
@@ -70,16 +66,13 @@ type fieldChange struct {
 }
 
 func planAction(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	_, jobs, err := renderStack(c)
 	if err != nil {
 		return err
 	}
-	nc, err := clients.Nomad(ConfigFromContext(c))
+	nc, err := nomadClient(c)
 	if err != nil {
-		return &ExitError{Code: ExitPlanError, Err: err}
+		return err
 	}
 	out := OutputFromContext(c)
 	changed := 0
@@ -87,7 +80,8 @@ func planAction(c *cli.Context) error {
 		q := &nomadapi.WriteOptions{Namespace: deref(j.Job.Namespace), Region: deref(j.Job.Region)}
 		resp, _, err := nc.Jobs().Plan(j.Job, true, q.WithContext(c.Context))
 		if err != nil {
-			return &ExitError{Code: ExitPlanError, Err: fmt.Errorf("plan of job %q: %w", j.Name, err)}
+			// Reachable but refused: the rendered job is bad input.
+			return apiFailure(fmt.Errorf("plan of job %q: %w", j.Name, err), ExitUsage)
 		}
 		p := summarize(j, resp)
 		if p.Change != "none" {
@@ -104,7 +98,7 @@ func planAction(c *cli.Context) error {
 	if changed > 0 {
 		out.Linef("%s of %d would change.", countNoun(changed, "job"), len(jobs))
 		// No message: the plan above is the explanation; 1 only says so.
-		return &ExitError{Code: ExitFailure}
+		return &ExitError{Code: ExitChanges}
 	}
 	out.Linef("No changes: %s up to date.", countNoun(len(jobs), "job"))
 	return nil
@@ -169,13 +163,13 @@ func placementFailure(m *nomadapi.AllocationMetric) string {
 	if m.NodesEvaluated == 0 {
 		why = append(why, "no node in the job's datacenters and node pool")
 	}
-	for _, k := range sortedKeys(m.ConstraintFiltered) {
+	for _, k := range slices.Sorted(maps.Keys(m.ConstraintFiltered)) {
 		why = append(why, fmt.Sprintf("constraint %s filtered %d node(s)", k, m.ConstraintFiltered[k]))
 	}
-	for _, k := range sortedKeys(m.ClassFiltered) {
+	for _, k := range slices.Sorted(maps.Keys(m.ClassFiltered)) {
 		why = append(why, fmt.Sprintf("class %s filtered %d node(s)", k, m.ClassFiltered[k]))
 	}
-	for _, k := range sortedKeys(m.DimensionExhausted) {
+	for _, k := range slices.Sorted(maps.Keys(m.DimensionExhausted)) {
 		why = append(why, fmt.Sprintf("%s exhausted on %d node(s)", k, m.DimensionExhausted[k]))
 	}
 	if m.CoalescedFailures > 0 {
@@ -185,15 +179,6 @@ func placementFailure(m *nomadapi.AllocationMetric) string {
 		return "cannot be placed"
 	}
 	return strings.Join(why, "; ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // jobFieldChanges flattens an edited job's diff into field paths.
@@ -268,7 +253,7 @@ func printPlan(out *Output, p jobPlan) {
 			out.Linef("    ~ %s: %q => %q", f.Path, f.Old, f.New)
 		}
 	}
-	for _, g := range sortedKeys(p.PlacementFailures) {
+	for _, g := range slices.Sorted(maps.Keys(p.PlacementFailures)) {
 		out.Linef("    %s group %q cannot be placed: %s", out.Yellow("!"), g, p.PlacementFailures[g])
 	}
 	for _, w := range warningLines(p.Warnings) {

@@ -67,10 +67,11 @@ func TestPlanSummary(t *testing.T) {
 	}
 }
 
-func TestPlanUnreachableExits255(t *testing.T) {
+// An unreachable Nomad exits 3 from plan as from every command.
+func TestPlanUnreachableExits3(t *testing.T) {
 	isolateStackEnv(t)
 	r := runApp(t, nil, "--nomad-addr", "http://127.0.0.1:1", "plan", "-f", example, "--env", "dev")
-	if r.code != ExitPlanError || !strings.Contains(r.stderr, `plan of job "pingapp"`) {
+	if r.code != ExitUnreachable || !strings.Contains(r.stderr, `plan of job "pingapp"`) {
 		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 }

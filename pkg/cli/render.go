@@ -124,9 +124,6 @@ type renderedFile struct {
 }
 
 func renderAction(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	st, jobs, err := renderStack(c)
 	if err != nil {
 		return err

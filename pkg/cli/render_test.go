@@ -147,7 +147,7 @@ app "web" {
 `
 	out := t.TempDir()
 	r := runApp(t, nil, "render", "-f", writeStack(t, src), "-o", out)
-	if r.code != ExitUsage || !strings.Contains(r.stderr, `database role "other" must be named after the app ("web")`) {
+	if r.code != ExitUsage || !strings.Contains(r.stderr, `hstack.hcl:14,12-19: Role not named after the app`) {
 		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 	if names := readDir(t, out); len(names) != 0 {

@@ -79,7 +79,7 @@ func scaleAction(c *cli.Context) error {
 	}
 	eval, err := scaling.Apply(c.Context, nc, change, reason, meta)
 	if err != nil {
-		return apiFailure(err)
+		return apiFailure(err, ExitFailure)
 	}
 	out := OutputFromContext(c)
 	return out.Emit(map[string]any{"job": change.Job, "group": change.Group, "from": change.From, "to": change.To, "eval_id": eval, "reason": reason},

@@ -103,9 +103,6 @@ func paintHealth(out *Output, h string) string {
 }
 
 func servicesSyncAction(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	st, err := loadStack(c)
 	if err != nil {
 		return err

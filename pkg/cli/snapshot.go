@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,9 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	consulapi "github.com/hashicorp/consul/api"
-	nomadapi "github.com/hashicorp/nomad/api"
-	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/clients"
@@ -167,7 +162,7 @@ func snapshotSave(c *cli.Context) error {
 	out := OutputFromContext(c)
 	dir, m, err := snapshot.Save(c.Context, c.String(flagOut), time.Now(), version.Version, ps...)
 	if err != nil {
-		return apiFailure(err)
+		return apiFailure(err, ExitFailure)
 	}
 	for _, f := range m.Files {
 		out.Linef("%-7s %s  %d bytes  sha256 %s", f.Product, f.Name, f.Size, f.SHA256)
@@ -297,7 +292,7 @@ func snapshotRestore(c *cli.Context) error {
 		return err
 	}
 	if _, err := snapshot.Restore(c.Context, dir, func(p string) { out.Linef("restoring %s", p) }, ps...); err != nil {
-		return apiFailure(err)
+		return apiFailure(err, ExitFailure)
 	}
 	for _, p := range ps {
 		if n, ok := p.(*snapshot.Nomad); ok && len(n.Stale) > 0 {
@@ -320,42 +315,4 @@ func confirm(in io.Reader, prompt io.Writer, question string) (bool, error) {
 		return false, errors.New("no answer on standard input")
 	}
 	return strings.TrimSpace(line) == "yes", nil
-}
-
-// apiFailure maps an API error to the exit codes: a product that could not
-// be reached is ExitUnreachable, anything else a failure.
-func apiFailure(err error) error {
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return err
-	}
-	code := ExitFailure
-	if isUnreachable(err) {
-		code = ExitUnreachable
-	}
-	return &ExitError{Code: code, Err: err}
-}
-
-// isUnreachable is true for a connection that failed and for a request the
-// product denied (401/403): both are ExitUnreachable across hstack.
-func isUnreachable(err error) bool {
-	var (
-		ue *url.Error
-		ne net.Error
-		nr nomadapi.UnexpectedResponseError
-		cs consulapi.StatusError
-		vr *vaultapi.ResponseError
-	)
-	denied := func(code int) bool { return code == 401 || code == 403 }
-	switch {
-	case errors.As(err, &nr):
-		return denied(nr.StatusCode())
-	case errors.As(err, &cs):
-		return denied(cs.Code)
-	case errors.As(err, &vr):
-		return denied(vr.StatusCode)
-	case errors.As(err, &ue), errors.As(err, &ne):
-		return true
-	}
-	return false
 }

@@ -149,9 +149,6 @@ type validateResult struct {
 }
 
 func validateAction(c *cli.Context) error {
-	if err := ExactArgs(c); err != nil {
-		return err
-	}
 	path, opts := stackOptions(c)
 	var s *stackfile.Stack
 	checked := []string{}

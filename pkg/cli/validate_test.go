@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -176,5 +177,89 @@ func TestValidateMissingFile(t *testing.T) {
 	r := runApp(t, nil, "validate", "-f", filepath.Join(t.TempDir(), "nope.hcl"))
 	if r.code != ExitUsage || !strings.Contains(r.stderr, "nope.hcl") {
 		t.Errorf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestValidateCatchesWhatRenderRefuses: each rule that render, deploy or
+// db used to enforce on their own is a diagnostic of `hstack validate`,
+// with the file, line and column of what to fix, and render refuses the
+// same file with exit 2, writing nothing.
+func TestValidateCatchesWhatRenderRefuses(t *testing.T) {
+	const base = `stack %q {}
+database "main" {
+  address = %q
+  role "web" {
+    privilege = "readonly"
+  }
+  role "other" {
+    privilege = "readonly"
+  }
+}
+database "second" {
+  address = "127.0.0.2"
+  role %q {
+    privilege = "readonly"
+  }
+}
+app %q {
+  image = "x:1"
+  meta  = %s
+  env   = %s
+  config = { a = "1" }
+  port "http" {}
+  database {
+    name = %q
+    role = %q
+  }
+  port "admin" {}
+}
+%s
+`
+	type stack struct{ name, addr, role2, app, meta, env, db, role, extra string }
+	ok := stack{"shop", "127.0.0.1", "third", "web", "{}", "{}", "main", "web", ""}
+	src := func(s stack) string {
+		return fmt.Sprintf(base, s.name, s.addr, s.role2, s.app, s.meta, s.env, s.db, s.role, s.extra)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*stack)
+		want string // position and summary
+	}{
+		{"reserved meta key", func(s *stack) { s.meta = `{ hstack_strategy = "x" }` }, ":19,11-36: Reserved meta key"},
+		{"role not named after the app", func(s *stack) { s.role = "other" }, ":25,12-19: Role not named after the app"},
+		{"template braces in a database value", func(s *stack) { s.addr = "{{ env \"X\" }}" }, ":3,13-30: Invalid address"},
+		{"env set by hstack for a database", func(s *stack) { s.env = `{ DATABASE_URL_FILE = "/x" }` }, ":20,11-39: Conflicting env"},
+		{"env set by hstack for config", func(s *stack) { s.env = `{ HSTACK_CONFIG_FILE = "/x" }` }, ":20,11-40: Conflicting env"},
+		{"ingress service name not a DNS label", func(s *stack) {
+			s.name = strings.Repeat("s", 50)
+			s.extra = "ingress {\n  route \"r\" {\n    app = \"web\"\n  }\n}"
+		}, ":1,1-59: Invalid derived name"},
+		{"route's service name not a DNS label", func(s *stack) {
+			s.app, s.db, s.role, s.role2 = strings.Repeat("w", 58), "second", strings.Repeat("w", 58), strings.Repeat("w", 58)
+			s.extra = "ingress {\n  route \"r\" {\n    app  = \"" + s.app + "\"\n    port = \"admin\"\n  }\n}"
+		}, ":32,12-19: Invalid derived name"},
+		{"one role name twice on a vault_mount", func(s *stack) { s.role2 = "other" }, ":13,3-15: Duplicate role on vault_mount"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			isolateStackEnv(t)
+			s := ok
+			tc.edit(&s)
+			path := writeStack(t, src(s))
+			r := runApp(t, nil, "validate", "-f", path)
+			if r.code != ExitUsage || !strings.Contains(r.stderr, path+tc.want) {
+				t.Errorf("validate: exit %d, want 2 and %q in stderr:\n%s", r.code, path+tc.want, r.stderr)
+			}
+			out := t.TempDir()
+			if r := runApp(t, nil, "render", "-f", path, "-o", out); r.code != ExitUsage {
+				t.Errorf("render: exit %d, want 2:\n%s", r.code, r.stderr)
+			}
+			if names := readDir(t, out); len(names) != 0 {
+				t.Errorf("render wrote %v", names)
+			}
+		})
+	}
+	isolateStackEnv(t)
+	if r := runApp(t, nil, "validate", "-f", writeStack(t, src(ok))); r.code != ExitOK {
+		t.Fatalf("the unedited stack must be valid: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -11,9 +11,6 @@ func versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print the hstack version, commit and Go version",
 		Action: func(c *cli.Context) error {
-			if err := ExactArgs(c); err != nil {
-				return err
-			}
 			return OutputFromContext(c).Emit(version.Get(), "%s %s", appName, version.String())
 		},
 	}

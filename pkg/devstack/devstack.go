@@ -72,7 +72,6 @@ type state struct {
 	VaultToken     string            `json:"vault_root_token,omitempty"`
 	VaultUnsealKey string            `json:"vault_unseal_key,omitempty"`
 	PGPassword     string            `json:"postgres_password,omitempty"`
-	StartedAt      time.Time         `json:"started_at"`
 	Secure         bool              `json:"secure,omitempty"`
 	// GossipKey is Consul's gossip encryption key (secure only).
 	GossipKey string `json:"consul_gossip_key,omitempty"`
@@ -83,6 +82,10 @@ type state struct {
 	// the management tokens, which stay in Vault KV.
 	NomadToken  string `json:"nomad_token,omitempty"`
 	ConsulToken string `json:"consul_token,omitempty"`
+	// PGDir is PostgreSQL's private data directory when we run as root
+	// (see pgDir); empty: the stack's postgres/.
+	PGDir     string    `json:"postgres_dir,omitempty"`
+	StartedAt time.Time `json:"started_at"`
 }
 
 // Stack is a dev stack on disk, running or not.
@@ -160,7 +163,7 @@ func (s *Stack) logf(format string, args ...any) {
 func (s *Stack) marker(component string) string {
 	switch component {
 	case Postgres:
-		return s.path("postgres", "data")
+		return filepath.Join(s.pgDir(), "data")
 	default:
 		return s.path(component + ".hcl")
 	}
@@ -293,13 +296,12 @@ func (s *Stack) prepare() error {
 	if err := os.Chmod(s.Dir, 0o755); err != nil {
 		return err
 	}
-	if prev, err := Open(s.Dir); err == nil && prev.state.PGPassword != "" {
-		s.state.PGPassword = prev.state.PGPassword
-	} else {
-		if err := os.RemoveAll(s.path("postgres")); err != nil {
-			return err
-		}
-		s.state.PGPassword = randomSecret()
+	prev, err := Open(s.Dir)
+	if err != nil {
+		prev = nil
+	}
+	if err := s.carryPostgres(prev); err != nil {
+		return err
 	}
 	if os.Geteuid() == 0 {
 		// Left by a stack that died without `dev down`.
@@ -819,7 +821,8 @@ func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 }
 
 // Down stops exactly what the stack started, Nomad's tasks included, in
-// reverse start order, and removes dev.env. Logs and Postgres data stay.
+// reverse start order, and removes dev.env. Logs stay, and so does
+// Postgres data in the stack directory; a private one (as root) goes.
 func (s *Stack) Down(ctx context.Context) error {
 	var errs []error
 	if err := stopProcess(s.state.PIDs[NomadClient], s.marker(NomadClient), 15*time.Second); err != nil {
@@ -845,6 +848,8 @@ func (s *Stack) Down(ctx context.Context) error {
 	}
 	if s.pgBinDir != "" {
 		if err := s.pg().Stop(); err != nil {
+			errs = append(errs, err)
+		} else if err := s.removePGData(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -873,7 +878,7 @@ func stopAll(pids []int) error {
 	return errors.Join(errs...)
 }
 
-// Processes lists every live process that belongs to the stack: the four
+// Processes lists every live process that belongs to the stack: its
 // components and anything running from the stack's directory.
 func (s *Stack) Processes() []int {
 	seen := map[int]bool{}

@@ -60,17 +60,30 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
+	"github.com/apparentlymart/go-textseg/v15/textseg"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/hstack-dev/hstack/pkg/jobhcl/internal/hclfmt"
 )
 
 // Encode renders job as a Nomad HCL2 job specification, formatted like `nomad fmt`
 // (hclwrite.Format), byte-identical across runs for the same job.
 func Encode(job *nomadapi.Job) ([]byte, error) {
+	f, err := build(job)
+	if err != nil {
+		return nil, err
+	}
+	return format(f), nil
+}
+
+// build encodes job into an unformatted hclwrite file.
+func build(job *nomadapi.Job) (*hclwrite.File, error) {
 	if job == nil {
 		return nil, errors.New("jobhcl: nil job")
 	}
@@ -89,13 +102,22 @@ func Encode(job *nomadapi.Job) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobhcl: %w", err)
 	}
-	out := hclwrite.Format(f.Bytes())
-	// A syntax error here would be an encoder bug; catching it keeps a broken
-	// file out of jobs/.
-	if _, diags := hclsyntax.ParseConfig(out, "job.nomad.hcl", hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
-		return nil, fmt.Errorf("jobhcl: generated invalid HCL: %s", diags.Error())
-	}
-	return out, nil
+	return f, nil
+}
+
+// format writes f as hclwrite.Format(f.Bytes()) would, formatting the
+// tokens hclwrite built once, in place, instead of formatting them,
+// writing them out, re-lexing and formatting again (TestFormatIsHclwrites
+// holds the two to the same bytes). The output is not parsed again here:
+// the tests parse every kind of job the encoder writes with Nomad's own
+// parser.
+func format(f *hclwrite.File) []byte {
+	toks := f.BuildTokens(nil)
+	hclfmt.Format(toks)
+	var buf bytes.Buffer
+	buf.Grow(len(toks) * 8)
+	_, _ = toks.WriteTo(&buf)
+	return buf.Bytes()
 }
 
 type encoder struct{}
@@ -341,7 +363,7 @@ func (e *encoder) attr(w *writer, path, name string, v reflect.Value) error {
 		v = v.Elem()
 	}
 	if v.Type() == durationType {
-		w.value(name, cty.StringVal(formatDuration(time.Duration(v.Int()))))
+		w.value(name, cty.StringVal(FormatDuration(time.Duration(v.Int()))))
 		return nil
 	}
 	if v.Kind() == reflect.String {
@@ -440,7 +462,7 @@ func labelsOf(path string, v reflect.Value) ([]string, error) {
 func (e *encoder) mapBlock(w *writer, path, name string, v reflect.Value) error {
 	keys := sortedKeys(v)
 	for _, k := range keys {
-		if !hclsyntax.ValidIdentifier(k) {
+		if !validIdentifier(k) {
 			return fmt.Errorf("%s: key %q is not an HCL identifier, and the jobspec only accepts %s as a block", path, k, name)
 		}
 		if err := checkNFC(k); err != nil {
@@ -516,7 +538,7 @@ func toCty(v reflect.Value) (cty.Value, error) {
 		return cty.BoolVal(v.Bool()), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if v.Type() == durationType {
-			return cty.StringVal(formatDuration(time.Duration(v.Int()))), nil
+			return cty.StringVal(FormatDuration(time.Duration(v.Int()))), nil
 		}
 		return cty.NumberIntVal(v.Int()), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
@@ -641,15 +663,105 @@ func heredocTokens(s string, depth int) (hclwrite.Tokens, bool) {
 	src.WriteString(indent + marker + "\n")
 	// Belt and braces: the heredoc must read back as s, or we fall back to a
 	// quoted string.
-	expr, diags := hclsyntax.ParseExpression(src.Bytes(), "heredoc", hcl.Pos{Line: 1, Column: 1})
-	if diags.HasErrors() {
-		return nil, false
-	}
-	val, diags := expr.Value(nil)
-	if diags.HasErrors() || !val.Type().Equals(cty.String) || !val.IsKnown() || val.IsNull() || val.AsString() != s {
+	if !heredocReadsBack(src.Bytes(), toks[1:len(toks)-1], s) {
 		return nil, false
 	}
 	return toks, true
+}
+
+// heredocReadsBack reports whether HCL reads the flush heredoc src, whose
+// line tokens are lines, as s. It lexes src as HCL's parser does and then
+// takes the value the way the parser would (each literal token unescaped by
+// ParseStringLiteralToken, the common leading space stripped as
+// flushHeredocTemplateParts does, NFC), because the parser itself joins a
+// heredoc's parts by repeated concatenation, which for template data was
+// half of rendering's memory. TestHeredocReadsBack holds it to the
+// parser's answer.
+func heredocReadsBack(src []byte, lines hclwrite.Tokens, s string) bool {
+	lexed, diags := hclsyntax.LexExpression(src, "heredoc", hcl.Pos{Line: 1, Column: 1})
+	if diags.HasErrors() || len(lexed) < 2 || lexed[0].Type != hclsyntax.TokenOHeredoc {
+		return false
+	}
+	var raw, want bytes.Buffer
+	for _, l := range lines {
+		want.Write(l.Bytes)
+	}
+	var parts []string
+	var adjust []int
+	minSpaces := math.MaxInt
+	newline := true
+	i := 1
+	for ; i < len(lexed) && lexed[i].Type == hclsyntax.TokenStringLit; i++ {
+		raw.Write(lexed[i].Bytes)
+		v, diags := hclsyntax.ParseStringLiteralToken(lexed[i])
+		if diags.HasErrors() {
+			return false
+		}
+		if newline {
+			newline = false
+			trimmed := strings.TrimLeftFunc(v, unicode.IsSpace)
+			if trimmed != "" || !strings.HasSuffix(v, "\n") {
+				minSpaces = min(minSpaces, graphemes([]byte(v[:len(v)-len(trimmed)])))
+				adjust = append(adjust, len(parts))
+			}
+		}
+		if strings.HasSuffix(v, "\n") {
+			newline = true
+		}
+		parts = append(parts, v)
+	}
+	if i >= len(lexed) || lexed[i].Type != hclsyntax.TokenCHeredoc || !bytes.Equal(raw.Bytes(), want.Bytes()) {
+		return false
+	}
+	for _, t := range lexed[i+1:] {
+		if t.Type != hclsyntax.TokenNewline && t.Type != hclsyntax.TokenEOF {
+			return false
+		}
+	}
+	for _, k := range adjust {
+		if asciiBlanks(parts[k], minSpaces) {
+			parts[k] = parts[k][minSpaces:]
+			continue
+		}
+		b := []byte(parts[k])
+		for range minSpaces {
+			adv, _, _ := textseg.ScanGraphemeClusters(b, true)
+			b = b[adv:]
+		}
+		parts[k] = string(b)
+	}
+	return cty.StringVal(strings.Join(parts, "")).AsString() == s
+}
+
+// asciiBlanks reports whether s starts with n ASCII spaces or tabs, each
+// one grapheme cluster, followed by ASCII: the common case needs no
+// segmentation.
+func asciiBlanks(s string, n int) bool {
+	if len(s) <= n {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		if s[i] != ' ' && s[i] != '\t' {
+			return false
+		}
+	}
+	return s[n] < 0x80
+}
+
+func graphemes(b []byte) int {
+	if i := bytes.IndexFunc(b, func(r rune) bool { return r >= 0x80 }); i < 0 {
+		return len(b) // ASCII blanks: one cluster each (no CR here)
+	}
+	n := 0
+	for len(b) > 0 {
+		adv, _, _ := textseg.ScanGraphemeClusters(b, true)
+		if adv == 0 {
+			break
+		}
+		b = b[adv:]
+		n++
+	}
+	return n
 }
 
 // checkNFC rejects text HCL cannot carry: cty, and so Nomad's parser,
@@ -669,9 +781,9 @@ func escapeTemplate(s string) string {
 	return strings.ReplaceAll(s, "%{", "%%{")
 }
 
-// formatDuration writes d in the shortest form time.ParseDuration reads back
+// FormatDuration writes d in the shortest form time.ParseDuration reads back
 // exactly: "5m" rather than Go's "5m0s", "1h30m", "500ms".
-func formatDuration(d time.Duration) string {
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

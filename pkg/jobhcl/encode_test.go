@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/hashicorp/hcl/v2/hclwrite"
 	nomadapi "github.com/hashicorp/nomad/api"
 )
 
@@ -204,6 +205,22 @@ func parserDefaults(j *nomadapi.Job) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestFormatIsHclwrites: formatting the built tokens once gives the bytes
+// hclwrite.Format gives after hclwrite has formatted, written and
+// re-lexed them (what Encode did before), for every fixture.
+func TestFormatIsHclwrites(t *testing.T) {
+	for _, fx := range fixtures {
+		f, err := build(fx.job())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := hclwrite.Format(f.Bytes())
+		if got := format(f); !bytes.Equal(got, want) {
+			t.Errorf("%s: (-hclwrite.Format +format)\n%s", fx.name, cmp.Diff(string(want), string(got)))
 		}
 	}
 }

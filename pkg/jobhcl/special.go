@@ -153,7 +153,7 @@ func (e *encoder) envMeta(w *writer, path, name string, v reflect.Value) error {
 		return nil
 	}
 	for _, k := range sortedKeys(v) {
-		if !hclsyntax.ValidIdentifier(k) {
+		if !validIdentifier(k) {
 			cv, err := toCty(v)
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
@@ -388,7 +388,7 @@ func (e *encoder) freeBody(w *writer, path string, m reflect.Value, foldLabels, 
 	for _, k := range sortedKeys(m) {
 		v := m.MapIndex(reflect.ValueOf(k))
 		kpath := path + "." + k
-		if !hclsyntax.ValidIdentifier(k) {
+		if !validIdentifier(k) {
 			return fmt.Errorf("%s: key %q is not an HCL identifier", path, k)
 		}
 		if err := checkNFC(k); err != nil {
@@ -443,7 +443,7 @@ func (e *encoder) freeBlock(w *writer, path, name string, m reflect.Value, foldL
 		for inner.Kind() == reflect.Interface && !inner.IsNil() {
 			inner = inner.Elem()
 		}
-		if elems, ok := mapList(inner); ok && len(elems) == 1 && hclsyntax.ValidIdentifier(k.String()) {
+		if elems, ok := mapList(inner); ok && len(elems) == 1 && validIdentifier(k.String()) {
 			labels, m = []string{k.String()}, elems[0]
 			path = fmt.Sprintf("%s[%q]", path, k.String())
 		}
@@ -467,11 +467,30 @@ func mapList(v reflect.Value) ([]reflect.Value, bool) {
 			return nil, false
 		}
 		for _, k := range el.MapKeys() {
-			if !hclsyntax.ValidIdentifier(k.String()) {
+			if !validIdentifier(k.String()) {
 				return nil, false
 			}
 		}
 		out[i] = el
 	}
 	return out, true
+}
+
+// validIdentifier is hclsyntax.ValidIdentifier, which runs HCL's lexer
+// (allocating) for every map key; the keys of a job are nearly always
+// plain ASCII words, which are identifiers without asking.
+func validIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '_' || c == '-'):
+		default:
+			return hclsyntax.ValidIdentifier(s)
+		}
+	}
+	return true
 }

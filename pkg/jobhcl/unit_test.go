@@ -1,10 +1,12 @@
 package jobhcl
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -31,9 +33,9 @@ func TestFormatDuration(t *testing.T) {
 		{7, "7ns"},
 		{-5 * time.Minute, "-5m"},
 	} {
-		got := formatDuration(tc.d)
+		got := FormatDuration(tc.d)
 		if got != tc.want {
-			t.Errorf("formatDuration(%d) = %q, want %q", tc.d, got, tc.want)
+			t.Errorf("FormatDuration(%d) = %q, want %q", tc.d, got, tc.want)
 		}
 		back, err := time.ParseDuration(got)
 		if err != nil || back != tc.d {
@@ -89,7 +91,11 @@ func checkStringRoundTrip(t *testing.T, s string, depth int) {
 	if err := nest(w, depth); err != nil {
 		t.Fatal(err)
 	}
-	src := hclwrite.Format(f.Bytes())
+	want := hclwrite.Format(f.Bytes())
+	src := format(f)
+	if !bytes.Equal(src, want) {
+		t.Fatalf("%q at depth %d: format differs from hclwrite.Format:\n%s", s, depth, cmp.Diff(string(want), string(src)))
+	}
 	file, diags := hclsyntax.ParseConfig(src, "t.hcl", hcl.Pos{Line: 1, Column: 1})
 	if diags.HasErrors() {
 		t.Fatalf("%q at depth %d: %s\n%s", s, depth, diags, src)
@@ -203,5 +209,52 @@ func TestUnrepresentable(t *testing.T) {
 	}
 	if _, err := Encode(nil); err == nil {
 		t.Error("Encode(nil) succeeded")
+	}
+}
+
+// TestHeredocReadsBack holds heredocReadsBack to HCL's own parser: for
+// every tricky string at every depth, and for strings a plain space check
+// would get wrong (Unicode spaces, a combining mark after the indent), it
+// accepts a heredoc exactly when the parser reads it back as the string.
+func TestHeredocReadsBack(t *testing.T) {
+	extra := []string{
+		"\u00a0a\nb\n", "\u3000x\n\u3000y\n", "a\n\u2003b\n", " \u0301x\ny\n", "x\n \u0301y\n",
+		"é\n  ü\n", "a\n\n\nb\n", "${x}\n$${y}\n%%{z}\n", "$$\n$\n",
+	}
+	for _, s := range append(append([]string(nil), trickyStrings...), extra...) {
+		for depth := range 4 {
+			toks, ok := heredocTokens(s, depth)
+			if !ok {
+				continue
+			}
+			var src bytes.Buffer
+			_, _ = toks.WriteTo(&src)
+			src.WriteString("\n")
+			expr, diags := hclsyntax.ParseExpression(src.Bytes(), "heredoc", hcl.Pos{Line: 1, Column: 1})
+			if diags.HasErrors() {
+				t.Errorf("%q depth %d: accepted, but HCL cannot parse it: %s", s, depth, diags)
+				continue
+			}
+			v, diags := expr.Value(nil)
+			if diags.HasErrors() || v.AsString() != s {
+				t.Errorf("%q depth %d: accepted, but HCL reads %q", s, depth, v.AsString())
+			}
+		}
+	}
+	// And the other way: what the parser would accept is accepted, for
+	// the strings whose heredoc is well formed.
+	for _, s := range []string{"a\nb\n", "x\n  y\n", "${NOMAD_ADDR_http}\n{{ key \"x\" }}\n", "é\n  ü\n"} {
+		if _, ok := heredocTokens(s, 2); !ok {
+			t.Errorf("%q: refused as a heredoc", s)
+		}
+	}
+}
+
+func TestValidIdentifierIsHCLs(t *testing.T) {
+	for _, s := range []string{"", "a", "LOG_LEVEL", "a-b", "a1", "1a", "_a", "-a", "a.b", "a b", "true", "for",
+		"héllo", "é", "a\u0301", "x_", "x-", "ü1", "a$", "${a}", "中文"} {
+		if got, want := validIdentifier(s), hclsyntax.ValidIdentifier(s); got != want {
+			t.Errorf("validIdentifier(%q) = %v, hclsyntax says %v", s, got, want)
+		}
 	}
 }

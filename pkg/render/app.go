@@ -5,12 +5,14 @@ import (
 	"maps"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/appconfig"
+	"github.com/hstack-dev/hstack/pkg/jobhcl"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 	"github.com/hstack-dev/hstack/pkg/version"
 )
@@ -43,11 +45,6 @@ func hstackVersion() string { return version.Get().Version }
 // appJob renders one app as a service job with one group and one task, all
 // named after the app.
 func appJob(st *stackfile.Stack, app *stackfile.App, local bool, opts Options) (*nomadapi.Job, error) {
-	for k := range app.Meta {
-		if strings.HasPrefix(k, "hstack_") {
-			return nil, fmt.Errorf("app %q: meta key %q: keys starting with hstack_ are reserved for hstack", app.Name, k)
-		}
-	}
 	ver, commit := appVersion(app, opts), appCommit(app, opts)
 	r := app.Rollout
 
@@ -188,18 +185,13 @@ func appNetwork(app *stackfile.App) *nomadapi.NetworkResource {
 // ServiceName is the Consul service of app's port: the app's name for its
 // first port (the one the health check and most routes use), and
 // "<app>-<port>" for another port a route sends traffic to.
-func ServiceName(app *stackfile.App, port string) string {
-	if port == "" || len(app.Ports) == 0 || port == app.Ports[0].Name {
-		return app.Name
-	}
-	return app.Name + "-" + strings.ToLower(strings.ReplaceAll(port, "_", "-"))
-}
+func ServiceName(app *stackfile.App, port string) string { return app.ServiceName(port) }
 
 func appServices(st *stackfile.Stack, app *stackfile.App, meta map[string]string) ([]*nomadapi.Service, error) {
 	ports := []string{app.Ports[0].Name}
 	if st.Ingress != nil {
 		for _, rt := range st.Ingress.Routes {
-			if rt.App == app.Name && rt.Port != "" && !contains(ports, rt.Port) {
+			if rt.App == app.Name && rt.Port != "" && !slices.Contains(ports, rt.Port) {
 				ports = append(ports, rt.Port)
 			}
 		}
@@ -222,9 +214,6 @@ func appServices(st *stackfile.Stack, app *stackfile.App, meta map[string]string
 	var out []*nomadapi.Service
 	for _, port := range ports {
 		name := ServiceName(app, port)
-		if !stackfile.IsDNSLabel(name) {
-			return nil, fmt.Errorf("app %q: Consul service name %q for port %q is not a DNS label (lowercase letters, digits, -; at most 63)", app.Name, name, port)
-		}
 		svc := &nomadapi.Service{
 			Name:      name,
 			Provider:  "consul",
@@ -245,15 +234,6 @@ func appServices(st *stackfile.Stack, app *stackfile.App, meta map[string]string
 		out = append(out, svc)
 	}
 	return out, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // updateStrategy maps a rollout onto Nomad's update block. Nomad runs the
@@ -310,8 +290,8 @@ func scalingPolicy(app *stackfile.App) *nomadapi.ScalingPolicy {
 		Max:     ptr(int64(s.Max)),
 		Enabled: ptr(true),
 		Policy: map[string]any{
-			"evaluation_interval": duration(s.EvaluationInterval),
-			"cooldown":            duration(s.Cooldown),
+			"evaluation_interval": jobhcl.FormatDuration(s.EvaluationInterval),
+			"cooldown":            jobhcl.FormatDuration(s.Cooldown),
 			"check": []map[string]any{{
 				"query": []map[string]any{{
 					"source": "prometheus",
@@ -323,19 +303,6 @@ func scalingPolicy(app *stackfile.App) *nomadapi.ScalingPolicy {
 			}},
 		},
 	}
-}
-
-// duration formats d the way people write it in job files: "1m", not
-// "1m0s".
-func duration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func appTask(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Task, error) {
@@ -395,9 +362,6 @@ func appTask(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Task, error) {
 
 	env := cloneMap(app.Env)
 	if app.Database != nil {
-		if _, ok := env[DatabaseURLFileEnv]; ok {
-			return nil, fmt.Errorf("app %q: env %s is set by hstack for apps with a database; remove it from env", app.Name, DatabaseURLFileEnv)
-		}
 		tmpl, err := databaseTemplate(st, app)
 		if err != nil {
 			return nil, err
@@ -411,9 +375,6 @@ func appTask(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Task, error) {
 		env[DatabaseURLFileEnv] = "${NOMAD_SECRETS_DIR}/" + DatabaseConnFile
 	}
 	if len(app.Config) > 0 {
-		if _, ok := env[appconfig.FileEnv]; ok {
-			return nil, fmt.Errorf("app %q: env %s is set by hstack for apps with config; remove it from env", app.Name, appconfig.FileEnv)
-		}
 		tmpl, err := configTemplate(st, app)
 		if err != nil {
 			return nil, err
@@ -449,7 +410,7 @@ func configTemplate(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Template
 // DatabaseURLFileEnv names the file holding the app's libpq connection
 // string. The string itself is never in the environment: it holds a
 // password.
-const DatabaseURLFileEnv = "DATABASE_URL_FILE"
+const DatabaseURLFileEnv = stackfile.DatabaseURLFileEnv
 
 // databaseTemplate renders short-lived PostgreSQL credentials from Vault
 // into the task's secrets directory as a libpq keyword/value string. On
@@ -466,17 +427,6 @@ func databaseTemplate(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Templa
 	db := st.Database(app.Database.Name)
 	if db == nil {
 		return nil, fmt.Errorf("app %q: database %q is not declared", app.Name, app.Database.Name)
-	}
-	// The Vault policy for Nomad workloads lets job X read only
-	// <mount>/creds/X, so any other role would be refused at run time.
-	if app.Database.Role != app.Name {
-		return nil, fmt.Errorf("app %q: database role %q must be named after the app (%q): Vault lets a job read only %s/creds/<its job ID>; rename the role in database %q",
-			app.Name, app.Database.Role, app.Name, db.VaultMount, db.Name)
-	}
-	for _, v := range []string{db.Name, db.Address, db.DatabaseName, db.VaultMount, app.Database.Role} {
-		if strings.Contains(v, "{{") || strings.Contains(v, "}}") {
-			return nil, fmt.Errorf("app %q: database %q: %q would be read as a template action", app.Name, db.Name, v)
-		}
 	}
 	path := db.VaultMount + "/creds/" + app.Database.Role
 	var data string

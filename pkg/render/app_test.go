@@ -170,20 +170,6 @@ app "web" {
 	}
 }
 
-func TestReservedMeta(t *testing.T) {
-	st := parseStack(t, `
-stack "s" {}
-app "web" {
-  image = "x:1"
-  meta  = { hstack_version = "9" }
-  port "http" {}
-}
-`)
-	if _, err := Render(st, Options{}); err == nil || !strings.Contains(err.Error(), "reserved") {
-		t.Fatalf("err = %v, want reserved meta key error", err)
-	}
-}
-
 func TestDatabaseCredentialsFromVault(t *testing.T) {
 	for _, tt := range []struct {
 		env, data string
@@ -309,16 +295,6 @@ func TestNoDatabaseNoVault(t *testing.T) {
 	task := mustRender(t, st, Options{})[0].Job.TaskGroups[0].Tasks[0]
 	if task.Vault != nil || len(task.Templates) != 0 || task.Env["DATABASE_URL_FILE"] != "" {
 		t.Errorf("app without database: vault %+v, templates %v, env %v", task.Vault, task.Templates, task.Env)
-	}
-}
-
-func TestDatabaseRoleMustBeNamedAfterApp(t *testing.T) {
-	st := loadExample(t, "dev")
-	st.Apps[0].Database.Role = "reporting"
-	_, err := Render(st, Options{})
-	if err == nil || !strings.Contains(err.Error(), `database role "reporting" must be named after the app ("pingapp")`) ||
-		!strings.Contains(err.Error(), "database/creds/<its job ID>") {
-		t.Fatalf("err = %v, want an explanation of the role/job name rule", err)
 	}
 }
 
@@ -454,16 +430,5 @@ ingress {
 	}
 	if diff := cmp.Diff([]string{"web:http", "web-admin-ui:admin_ui"}, names); diff != "" {
 		t.Errorf("services (-want +got):\n%s", diff)
-	}
-}
-
-func TestDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		10 * time.Second: "10s", time.Minute: "1m", 90 * time.Minute: "1h30m", 2 * time.Hour: "2h",
-		1500 * time.Millisecond: "1.5s", 61 * time.Second: "1m1s",
-	} {
-		if got := duration(d); got != want {
-			t.Errorf("duration(%v) = %q, want %q", d, got, want)
-		}
 	}
 }

@@ -1,9 +1,15 @@
 package render
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
 // BenchmarkRender200Apps renders a generated stack of 200 apps, each with a
@@ -70,4 +76,24 @@ func bigStack(n int) string {
 	}
 	sb.WriteString("ingress {\n" + routes.String() + "}\n")
 	return sb.String()
+}
+
+// TestRender200AppsIsFormattedHCL: every file of the benchmark's stack is
+// valid HCL and a fixed point of hclwrite.Format (what `nomad fmt` would
+// leave alone); jobhcl no longer re-parses its output, so this is where a
+// broken file would show.
+func TestRender200AppsIsFormattedHCL(t *testing.T) {
+	st := parseStack(t, bigStack(200))
+	jobs, err := Render(st, Options{Commit: "abc1234"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		if _, diags := hclsyntax.ParseConfig(j.HCL, j.Name+".nomad.hcl", hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
+			t.Fatalf("%s: %s", j.Name, diags.Error())
+		}
+		if f := hclwrite.Format(j.HCL); !bytes.Equal(f, j.HCL) {
+			t.Fatalf("%s: not formatted as hclwrite.Format would:\n%s", j.Name, cmp.Diff(string(f), string(j.HCL)))
+		}
+	}
 }

@@ -58,17 +58,3 @@ func TestConfigTemplate(t *testing.T) {
 		t.Errorf("changing a value left the job alike: meta %v, template\n%s", meta2, tmpl2)
 	}
 }
-
-func TestConfigTemplateErrors(t *testing.T) {
-	for _, tc := range []struct{ name, extra, want string }{
-		{"env clash", `config = { a = "1" }
-  env = { HSTACK_CONFIG_FILE = "/etc/x" }`, "HSTACK_CONFIG_FILE is set by hstack"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Render(parseStack(t, configApp(tc.extra)), Options{})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want %q", err, tc.want)
-			}
-		})
-	}
-}

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,16 +33,13 @@ const (
 // IngressName is the job and Consul service name of st's ingress. Unlike
 // apps (whose job ID is what Vault grants credentials by), it carries the
 // stack's name, so two stacks on one cluster do not collide.
-func IngressName(st *stackfile.Stack) string { return st.Name + "-ingress" }
+func IngressName(st *stackfile.Stack) string { return st.IngressName() }
 
 // ingressJob runs HAProxy on every node as a system job. Backends are Consul
 // DNS SRV records, which list only instances whose checks pass, so traffic
 // follows Consul health without HAProxy knowing about Consul's API.
 func ingressJob(st *stackfile.Stack, local bool, opts Options) (*nomadapi.Job, error) {
 	name := IngressName(st)
-	if !stackfile.IsDNSLabel(name + "-metrics") {
-		return nil, fmt.Errorf("ingress: service name %q is too long for DNS; shorten the stack name", name+"-metrics")
-	}
 	dns := opts.ConsulDNSAddr
 	if dns == "" {
 		dns = DefaultConsulDNSAddr
@@ -175,7 +173,7 @@ func HAProxyConfig(st *stackfile.Stack, dnsAddr string) (string, error) {
 		}
 		svc := ServiceName(app, rt.Port)
 		backendOf[rt] = svc
-		if !contains(backends, svc) {
+		if !slices.Contains(backends, svc) {
 			backends = append(backends, svc)
 		}
 	}

@@ -368,7 +368,7 @@ func (e *engine) hasStableVersion(ctx context.Context, failed uint64) (bool, err
 }
 
 // revertsAutomatically tells whether Nomad will revert after this failure:
-// auto_revert in the job and Nomad's own description of the failure.
+// whether any task group of the deployment has auto_revert set.
 func revertsAutomatically(d *nomadapi.Deployment) bool {
 	for _, s := range d.TaskGroups {
 		if s.AutoRevert {

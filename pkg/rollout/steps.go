@@ -120,7 +120,9 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 		// A canary step is not a version to fall back to: Nomad's
 		// auto_revert must never land on a job with a canary group.
 		e.res.Requests++
-		_, _, _ = e.nomad.Jobs().Stable(*job.ID, d.JobVersion, false, (&nomadapi.WriteOptions{}).WithContext(ctx))
+		if _, _, err := e.nomad.Jobs().Stable(*job.ID, d.JobVersion, false, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
+			return fmt.Errorf("step %d: marking job version %d not stable: %w", i+1, d.JobVersion, err)
+		}
 		if d.Status != nomadapi.DeploymentStatusSuccessful {
 			e.inspectInto(ctx, d)
 			e.emit(EventFailed, d, "step %d: canaries did not become healthy: %s", i+1, d.StatusDescription)

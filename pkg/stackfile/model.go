@@ -2,6 +2,7 @@ package stackfile
 
 import (
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -262,6 +263,30 @@ type App struct {
 	Attrs     Ranges
 	DeclRange hcl.Range
 }
+
+// ServiceName is the Consul service of the app's port: the app's name for
+// its first port, <app>-<port> for the others.
+func (a *App) ServiceName(port string) string {
+	if port == "" || len(a.Ports) == 0 || port == a.Ports[0].Name {
+		return a.Name
+	}
+	return a.Name + "-" + strings.ToLower(strings.ReplaceAll(port, "_", "-"))
+}
+
+// IngressName is the name of the stack's ingress job and service.
+func (s *Stack) IngressName() string { return s.Name + "-ingress" }
+
+// Names hstack reserves in what an app declares: its own meta keys, and
+// the env variables that point the app at the files hstack writes.
+const (
+	ReservedMetaPrefix = "hstack_"
+	// DatabaseURLFileEnv names the file holding an app's libpq connection
+	// string (apps with a database).
+	DatabaseURLFileEnv = "DATABASE_URL_FILE"
+	// ConfigFileEnv names the file holding an app's config (apps with
+	// config).
+	ConfigFileEnv = "HSTACK_CONFIG_FILE"
+)
 
 // Port returns the port with the given label, or nil.
 func (a *App) Port(name string) *Port {

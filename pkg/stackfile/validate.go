@@ -2,6 +2,8 @@ package stackfile
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -17,6 +19,7 @@ func (d *decoder) validate(s *Stack) {
 	for _, db := range s.Databases {
 		d.validateDatabase(db)
 	}
+	d.validateRoleNames(s)
 	for _, n := range s.Notifiers {
 		d.validateNotifier(n)
 	}
@@ -25,6 +28,7 @@ func (d *decoder) validate(s *Stack) {
 	}
 	if s.Ingress != nil {
 		d.validateIngress(s, s.Ingress)
+		d.dnsName(s.IngressName()+"-metrics", s.DeclRange, "the ingress's metrics service", "shorten the stack name")
 	}
 	if s.Monitoring != nil {
 		d.validateMonitoring(s.Monitoring)
@@ -57,6 +61,14 @@ func (d *decoder) validateDatabase(db *Database) {
 			}
 		}
 	}
+	// These values are written into the app's credentials template, where
+	// Nomad would take {{ or }} for template actions.
+	for _, f := range []struct{ attr, v string }{{"address", db.Address}, {"name", db.DatabaseName}, {"vault_mount", db.VaultMount}} {
+		if strings.Contains(f.v, "{{") || strings.Contains(f.v, "}}") {
+			d.errorf(at(db.Attrs, db.DeclRange, f.attr), "Invalid "+f.attr,
+				"Database %q: %s %q contains {{ or }}, which the app's credentials template would read as a template action.", db.Name, f.attr, f.v)
+		}
+	}
 	for _, r := range db.Roles {
 		custom := r.Privilege == PrivilegeCustom
 		for _, sql := range []struct {
@@ -76,6 +88,33 @@ func (d *decoder) validateDatabase(db *Database) {
 			d.errorf(at(r.Attrs, r.DeclRange, "max_ttl", "default_ttl"), "Invalid max_ttl",
 				"max_ttl (%s) must not be shorter than default_ttl (%s): Vault would cut every lease short.", r.MaxTTL, r.DefaultTTL)
 		}
+	}
+}
+
+// validateRoleNames refuses two databases with a role of the same name on
+// one vault_mount: Vault's roles are per mount, so one would overwrite the
+// other.
+func (d *decoder) validateRoleNames(s *Stack) {
+	seen := map[string]*Role{}
+	for _, db := range s.Databases {
+		for _, r := range db.Roles {
+			k := db.VaultMount + "\x00" + r.Name
+			if prev, ok := seen[k]; ok {
+				d.errorf(r.DeclRange, "Duplicate role on vault_mount",
+					"Role %q is also declared at %s, on the same vault_mount %q: Vault would have one role for both. Rename one, or give this database another vault_mount.", r.Name, prev.DeclRange, db.VaultMount)
+				continue
+			}
+			seen[k] = r
+		}
+	}
+}
+
+// dnsName checks a name hstack derives (a Consul service, a job) by the
+// rule the stack's own names follow.
+func (d *decoder) dnsName(name string, rng hcl.Range, what, fix string) {
+	if !IsDNSLabel(name) {
+		d.errorf(rng, "Invalid derived name",
+			"The name %q of %s is not a DNS label (lowercase letters, digits and hyphens, at most 63 characters), so Consul could not serve it; %s.", name, what, fix)
 	}
 }
 
@@ -111,8 +150,33 @@ func (d *decoder) validateApp(s *Stack, a *App) {
 	if h := a.Health; h != nil {
 		d.portRef(a, &h.Port, h.Attrs, h.DeclRange)
 	}
+	for _, k := range slices.Sorted(maps.Keys(a.Meta)) {
+		if strings.HasPrefix(k, ReservedMetaPrefix) {
+			d.errorf(at(a.Attrs, a.DeclRange, "meta"), "Reserved meta key",
+				"App %q: meta key %q starts with %s, which is reserved for the keys hstack sets itself.", a.Name, k, ReservedMetaPrefix)
+		}
+	}
+	for _, e := range []struct {
+		name string
+		set  bool
+		why  string
+	}{{DatabaseURLFileEnv, a.Database != nil, "a database"}, {ConfigFileEnv, len(a.Config) > 0, "config"}} {
+		if _, ok := a.Env[e.name]; ok && e.set {
+			d.errorf(at(a.Attrs, a.DeclRange, "env"), "Conflicting env",
+				"App %q: env %s is set by hstack for apps with %s, pointing at the file it writes; remove it from env.", a.Name, e.name, e.why)
+		}
+	}
+	if len(a.Ports) > 0 {
+		d.dnsName(a.ServiceName(a.Ports[0].Name), a.Ports[0].DeclRange, fmt.Sprintf("app %q's Consul service", a.Name), "rename the app")
+	}
 	if ad := a.Database; ad != nil {
 		db := s.Database(ad.Name)
+		if db != nil && db.Role(ad.Role) != nil && ad.Role != a.Name {
+			// The Vault policy for Nomad workloads lets job X read only
+			// <mount>/creds/X, so any other role is refused at run time.
+			d.errorf(at(ad.Attrs, ad.DeclRange, "role"), "Role not named after the app",
+				"App %q uses role %q, but Vault lets a job read only %s/creds/<its job ID>: the role must be named %q. Rename the role in database %q.", a.Name, ad.Role, db.VaultMount, a.Name, db.Name)
+		}
 		switch {
 		case db == nil:
 			d.errorf(at(ad.Attrs, ad.DeclRange, "name"), "Reference to undeclared database",
@@ -281,6 +345,9 @@ func (d *decoder) validateIngress(s *Stack, in *Ingress) {
 			continue
 		}
 		d.portRef(a, &r.Port, r.Attrs, r.DeclRange)
+		if r.Port != "" && a.Port(r.Port) != nil {
+			d.dnsName(a.ServiceName(r.Port), at(r.Attrs, r.DeclRange, "port"), fmt.Sprintf("app %q's Consul service for port %q", a.Name, r.Port), "rename the app or the port")
+		}
 		key := r.Host + "\x00" + r.PathPrefix
 		if first, dup := seen[key]; dup {
 			d.errorf(at(r.Attrs, r.DeclRange, "path_prefix", "host"), "Conflicting routes",
@@ -310,7 +377,7 @@ func (d *decoder) validateMonitoring(m *Monitoring) {
 	case am.Route == nil:
 		d.errorf(am.DeclRange, "Missing alertmanager route",
 			"With several receivers, a route { receiver = \"<name>\" } block must say which one gets alerts.%s", declared("receiver", receivers))
-	case !contains(receivers, am.Route.Receiver):
+	case !slices.Contains(receivers, am.Route.Receiver):
 		d.errorf(at(am.Route.Attrs, am.Route.DeclRange, "receiver"), "Reference to undeclared receiver",
 			"The route sends alerts to receiver %q, which is not declared.%s", am.Route.Receiver, declared("receiver", receivers))
 	}
@@ -343,15 +410,6 @@ func names[T any](xs []T, name func(T) string) []string {
 		out[i] = name(x)
 	}
 	return out
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // declared lists the candidates for a broken reference.

@@ -2,6 +2,8 @@ package stackfile
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -166,7 +168,7 @@ func (d *decoder) resolveVariables(decls []*varDecl, opts LoadOptions, p *hclpar
 			if decl == nil {
 				d.errorf(attr.NameRange, "Value for undeclared variable",
 					"The var file %s assigns %q, but the stack file declares no variable %q. Declare it with a variable %q {} block, or remove the assignment.%s",
-					path, attr.Name, attr.Name, attr.Name, suggest(attr.Name, sortedKeys(byName)))
+					path, attr.Name, attr.Name, attr.Name, suggest(attr.Name, slices.Sorted(maps.Keys(byName))))
 				continue
 			}
 			v, diags := attr.Expr.Value(nil)
@@ -193,7 +195,7 @@ func (d *decoder) resolveVariables(decls []*varDecl, opts LoadOptions, p *hclpar
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
 				Detail: fmt.Sprintf("A variable named %q was assigned on the command line, but the stack file declares no variable %q. Declare it with a variable %q {} block, or remove the option.%s",
-					name, name, name, suggest(name, sortedKeys(byName))),
+					name, name, name, suggest(name, slices.Sorted(maps.Keys(byName)))),
 			})
 			continue
 		}
@@ -326,13 +328,4 @@ func (d *decoder) checkValidations(decls []*varDecl) {
 			})
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
