@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-cleanhttp"
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/reqcount"
 	"github.com/hstack-dev/hstack/pkg/rollout"
 )
 
@@ -36,7 +38,9 @@ func newReleaser(t testing.TB) *releaser {
 		t.Skip("integration test: boots Nomad, Consul, Vault and PostgreSQL")
 	}
 	s := devstacktest.Start(t)
-	nomad, err := s.NomadClient()
+	// The engine counts its requests at the transport, as hstack's own
+	// clients do.
+	nomad, err := nomadapi.NewClient(&nomadapi.Config{Address: s.NomadAddr(), HttpClient: reqcount.Wrap(cleanhttp.DefaultPooledClient())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
 
 // ErrNoActiveDeployment means there is nothing in flight to act on.
@@ -17,7 +19,8 @@ var ErrNoActiveDeployment = errors.New("no active deployment")
 // to its end.
 func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (res Result, err error) {
 	e := newEngine(nomad, job, Options{Sink: sink})
-	defer func() { e.remember(); res = e.res }()
+	ctx = reqcount.WithCounter(ctx)
+	defer func() { e.end(ctx); res = e.res }()
 	cur, err := e.current(ctx)
 	if err != nil {
 		return e.res, err
@@ -36,7 +39,6 @@ func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink)
 	if !hasCanaries(d) || allPromoted(d) {
 		return e.res, fmt.Errorf("deployment %s of %s has no canaries waiting for promotion", short(d.ID), job)
 	}
-	e.res.Requests++
 	if _, _, err := nomad.Deployments().PromoteAll(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
 		return e.res, &ClusterError{Op: "promote", Err: err}
 	}
@@ -51,7 +53,8 @@ func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink)
 // the last stable version, which Abort follows to its end.
 func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (res Result, err error) {
 	e := newEngine(nomad, job, Options{Sink: sink})
-	defer func() { e.remember(); res = e.res }()
+	ctx = reqcount.WithCounter(ctx)
+	defer func() { e.end(ctx); res = e.res }()
 	if cur, err := e.current(ctx); err != nil {
 		return e.res, err
 	} else if _, baseline, ok := stepped(cur); ok {
@@ -61,7 +64,6 @@ func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (
 	if err != nil {
 		return e.res, err
 	}
-	e.res.Requests++
 	if _, _, err := nomad.Deployments().Fail(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
 		return e.res, &ClusterError{Op: "fail deployment", Err: err}
 	}
@@ -78,8 +80,8 @@ func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (
 // version someone registered in the meantime.
 func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *uint64, sink Sink) (res Result, err error) {
 	e := newEngine(nomad, job, Options{Sink: sink})
-	defer func() { e.remember(); res = e.res }()
-	e.res.Requests++
+	ctx = reqcount.WithCounter(ctx)
+	defer func() { e.end(ctx); res = e.res }()
 	versions, _, _, err := nomad.Jobs().Versions(job, false, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return e.res, &ClusterError{Op: "read versions", Err: err}
@@ -92,7 +94,6 @@ func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *
 	if err != nil {
 		return e.res, err
 	}
-	e.res.Requests++
 	if _, _, err := nomad.Jobs().Revert(job, target, &current, (&nomadapi.WriteOptions{}).WithContext(ctx), "", ""); err != nil {
 		return e.res, &ClusterError{Op: "revert", Err: err}
 	}
@@ -111,7 +112,6 @@ func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *
 			return e.res, err
 		}
 		if !terminal(d) && !crashLooping(d) && !allPromoted(d) {
-			e.res.Requests++
 			if _, _, err := nomad.Deployments().PromoteAll(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
 				return e.res, &ClusterError{Op: "promote", Err: err}
 			}
@@ -254,12 +254,11 @@ func newEngine(nomad *nomadapi.Client, job string, opts Options) *engine {
 		opts.DeploymentTimeout = time.Minute
 	}
 	e := &engine{nomad: nomad, opts: opts, res: Result{Job: job}}
-	e.w = &watcher{nomad: nomad, sink: opts.Sink, job: job, requests: &e.res.Requests}
+	e.w = &watcher{nomad: nomad, sink: opts.Sink, job: job}
 	return e
 }
 
 func (e *engine) current(ctx context.Context) (*nomadapi.Job, error) {
-	e.res.Requests++
 	j, _, err := e.nomad.Jobs().Info(e.res.Job, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, &ClusterError{Op: "read job", Err: err}
@@ -269,7 +268,6 @@ func (e *engine) current(ctx context.Context) (*nomadapi.Job, error) {
 
 // active returns job's running deployment.
 func (e *engine) active(ctx context.Context) (*nomadapi.Deployment, error) {
-	e.res.Requests++
 	d, _, err := e.nomad.Jobs().LatestDeployment(e.res.Job, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, &ClusterError{Op: "read deployment", Err: err}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
 
 // Stepped canaries. Nomad cannot grow a canary set in place (nomad#11822):
@@ -43,14 +45,14 @@ type Step struct {
 // in-flight canary.
 func DeploySteps(ctx context.Context, nomad *nomadapi.Client, job *nomadapi.Job, group, release string, steps []Step, opts Options) (Result, error) {
 	e := newEngine(nomad, *job.ID, opts)
+	ctx = reqcount.WithCounter(ctx)
 	err := e.steps(ctx, job, group, release, steps)
-	e.remember()
+	e.end(ctx)
 	return e.res, err
 }
 
 func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release string, steps []Step) error {
 	q := (&nomadapi.QueryOptions{}).WithContext(ctx)
-	e.res.Requests++
 	cur, _, err := e.nomad.Jobs().Info(*job.ID, q)
 	if err != nil {
 		// First release: there is no stable version to compare a canary with.
@@ -73,7 +75,6 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 		if findGroup(job, group) == nil {
 			return fmt.Errorf("job %s has no task group %q", *job.ID, group)
 		}
-		e.res.Requests++
 		if d, _, err := e.nomad.Jobs().LatestDeployment(*job.ID, q); err == nil && d != nil && !terminal(d) {
 			// A killed run may have left its final promotion running:
 			// if that is exactly this release, follow it.
@@ -81,7 +82,6 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 			if err != nil {
 				return err
 			}
-			e.res.Requests++
 			plan, _, perr := e.nomad.Jobs().Plan(final, true, (&nomadapi.WriteOptions{}).WithContext(ctx))
 			if perr == nil && plan.Diff != nil && plan.Diff.Type == "None" {
 				e.res.JobVersion, e.res.DeploymentID = d.JobVersion, d.ID
@@ -119,7 +119,6 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 		}
 		// A canary step is not a version to fall back to: Nomad's
 		// auto_revert must never land on a job with a canary group.
-		e.res.Requests++
 		_, _, _ = e.nomad.Jobs().Stable(*job.ID, d.JobVersion, false, (&nomadapi.WriteOptions{}).WithContext(ctx))
 		if d.Status != nomadapi.DeploymentStatusSuccessful {
 			e.inspectInto(ctx, d)
@@ -257,13 +256,11 @@ func (e *engine) register(ctx context.Context, job *nomadapi.Job) (*nomadapi.Dep
 // stable group is unchanged, so its allocations are untouched) and follows
 // the revert.
 func (e *engine) revertTo(ctx context.Context, baseline uint64) error {
-	e.res.Requests++
 	cur, _, err := e.nomad.Jobs().Info(e.res.Job, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return &ClusterError{Op: "read job", Err: err}
 	}
 	e.emit(EventRollingBack, nil, "reverting to version %d", baseline)
-	e.res.Requests++
 	if _, _, err := e.nomad.Jobs().Revert(e.res.Job, baseline, cur.Version, (&nomadapi.WriteOptions{}).WithContext(ctx), "", ""); err != nil {
 		return &ClusterError{Op: "revert", Err: err}
 	}
@@ -296,7 +293,6 @@ func (e *engine) inspectInto(ctx context.Context, d *nomadapi.Deployment) {
 }
 
 func (e *engine) version(ctx context.Context, v uint64) (*nomadapi.Job, error) {
-	e.res.Requests++
 	versions, _, _, err := e.nomad.Jobs().Versions(e.res.Job, false, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, &ClusterError{Op: "read versions", Err: err}

@@ -20,14 +20,6 @@ type watcher struct {
 	nomad *nomadapi.Client
 	sink  Sink
 	job   string
-	// requests counts Nomad API calls, for the benchmark.
-	requests *int
-}
-
-func (w *watcher) count() {
-	if w.requests != nil {
-		*w.requests++
-	}
 }
 
 // deploymentFor waits until Nomad has created the deployment for the given
@@ -39,7 +31,6 @@ func (w *watcher) deploymentFor(ctx context.Context, version uint64, timeout tim
 	var index uint64
 	for {
 		q := (&nomadapi.QueryOptions{WaitIndex: index, WaitTime: blockingWait}).WithContext(ctx)
-		w.count()
 		deps, meta, err := w.nomad.Jobs().Deployments(w.job, false, q)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -64,7 +55,6 @@ func (w *watcher) until(ctx context.Context, id string, done func(*nomadapi.Depl
 	var lastStatus string
 	for {
 		q := (&nomadapi.QueryOptions{WaitIndex: index, WaitTime: blockingWait}).WithContext(ctx)
-		w.count()
 		d, meta, err := w.nomad.Deployments().Info(id, q)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -128,7 +118,6 @@ func (w *watcher) oldAllocationsGone(ctx context.Context, version uint64) error 
 	var index uint64
 	for {
 		q := (&nomadapi.QueryOptions{WaitIndex: index, WaitTime: blockingWait}).WithContext(ctx)
-		w.count()
 		allocs, meta, err := w.nomad.Jobs().Allocations(w.job, false, q)
 		if err != nil {
 			if ctx.Err() != nil {
