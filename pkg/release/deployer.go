@@ -10,6 +10,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/analysis"
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
 	"github.com/hstack-dev/hstack/pkg/notify"
 	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
@@ -45,10 +46,10 @@ func (dp *Deployer) Deploy(ctx context.Context, st *stackfile.Stack, j *render.J
 		return rollout.Result{}, fmt.Errorf("no app %q in the stack", j.Name)
 	}
 	r := app.Rollout
-	version := j.Job.Meta["version"]
+	version := j.Job.Meta[jobmeta.Version]
 	target := analysis.Target{App: app.Name, Version: version, Namespace: st.Namespace, JobID: j.Name}
 	if cur, _, err := dp.Nomad.Jobs().Info(j.Name, (&nomadapi.QueryOptions{}).WithContext(ctx)); err == nil {
-		target.StableVersion = cur.Meta["version"]
+		target.StableVersion = cur.Meta[jobmeta.Version]
 	}
 	autoPromote := r.AutoPromote || len(r.Steps) > 0 || len(r.Analyses) > 0 || len(r.SmokeTests) > 0
 	if dp.AutoPromote != nil {
@@ -58,7 +59,7 @@ func (dp *Deployer) Deploy(ctx context.Context, st *stackfile.Stack, j *render.J
 		AutoPromote:    autoPromote,
 		Detach:         dp.Detach,
 		Sink:           dp.notifying(st, app, version),
-		Tag:            "release-" + sanitizeTag(version),
+		Tag:            jobmeta.ReleaseTag(version),
 		TagDescription: fmt.Sprintf("%s released by %s with hstack (%s)", version, dp.DeployedBy, r.Strategy),
 	}
 	gate := func(names []string, group string) (rollout.Gate, error) {
@@ -147,21 +148,4 @@ func (dp *Deployer) notifying(st *stackfile.Stack, app *stackfile.App, version s
 			dp.Report("notification not delivered: %v", err)
 		}
 	})
-}
-
-// sanitizeTag keeps a version usable as a Nomad version tag name.
-func sanitizeTag(v string) string {
-	out := []rune{}
-	for _, r := range v {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
-			out = append(out, r)
-		default:
-			out = append(out, '-')
-		}
-	}
-	if len(out) == 0 {
-		return "unversioned"
-	}
-	return string(out)
 }

@@ -11,6 +11,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/appconfig"
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 	"github.com/hstack-dev/hstack/pkg/version"
 )
@@ -19,12 +20,12 @@ import (
 // app's own meta (an app may set them itself); the hstack_ ones are
 // reserved.
 const (
-	metaVersion       = "version"
-	metaCommit        = "commit"
-	metaCanary        = "canary"
-	metaHstackVersion = "hstack_version"
-	metaStack         = "hstack_stack"
-	metaStrategy      = "hstack_strategy"
+	metaVersion       = jobmeta.Version
+	metaCommit        = jobmeta.Commit
+	metaCanary        = jobmeta.Canary
+	metaHstackVersion = jobmeta.HstackVersion
+	metaStack         = jobmeta.Stack
+	metaStrategy      = jobmeta.Strategy
 )
 
 // Docker tasks run as nobody: nothing in a web app needs root, and the

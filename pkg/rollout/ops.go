@@ -9,6 +9,7 @@ import (
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
 	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
 
@@ -26,8 +27,8 @@ func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink)
 		return e.res, err
 	}
 	// A release finished by hand is tagged like one deploy finished.
-	if v := cur.Meta["version"]; v != "" {
-		e.opts.Tag, e.opts.TagDescription = "release-"+v, "promoted by hand with hstack"
+	if v := cur.Meta[jobmeta.Version]; v != "" && e.opts.Tag == "" {
+		e.opts.Tag, e.opts.TagDescription = jobmeta.ReleaseTag(v), "promoted by hand with hstack"
 	}
 	if group, baseline, ok := stepped(cur); ok {
 		return e.res, e.promoteStepped(ctx, cur, group, baseline)
@@ -194,7 +195,7 @@ func History(ctx context.Context, nomad *nomadapi.Client, job string) ([]Version
 		if v.SubmitTime != nil {
 			h.Submitted = time.Unix(0, *v.SubmitTime).UTC()
 		}
-		h.AppVersion = v.Meta["version"]
+		h.AppVersion = v.Meta[jobmeta.Version]
 		if v.VersionTag != nil {
 			h.Tag = v.VersionTag.Name
 		}
@@ -232,7 +233,7 @@ func CurrentStatus(ctx context.Context, nomad *nomadapi.Client, job string) (Sta
 	if err != nil {
 		return Status{}, &ClusterError{Op: "read job", Err: err}
 	}
-	st := Status{Job: job, JobVersion: *j.Version, AppVersion: j.Meta["version"], Strategy: j.Meta["hstack_strategy"]}
+	st := Status{Job: job, JobVersion: *j.Version, AppVersion: j.Meta[jobmeta.Version], Strategy: j.Meta[jobmeta.Strategy]}
 	d, _, err := nomad.Jobs().LatestDeployment(job, q)
 	if err != nil {
 		return st, &ClusterError{Op: "read deployment", Err: err}

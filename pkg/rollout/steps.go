@@ -9,6 +9,7 @@ import (
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
 	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
 
@@ -24,13 +25,13 @@ import (
 
 // Meta keys on the job versions a stepped release registers.
 const (
-	MetaCanaryRelease  = "hstack_canary_release"
-	MetaCanaryBaseline = "hstack_canary_baseline"
-	MetaCanaryStep     = "hstack_canary_step"
+	MetaCanaryRelease  = jobmeta.CanaryRelease
+	MetaCanaryBaseline = jobmeta.CanaryBaseline
+	MetaCanaryStep     = jobmeta.CanaryStep
 )
 
 // CanarySuffix names the canary task group.
-const CanarySuffix = "-canary"
+const CanarySuffix = jobmeta.CanarySuffix
 
 // Step is one stage of a stepped canary.
 type Step struct {
@@ -188,8 +189,8 @@ func (e *engine) promoteStepped(ctx context.Context, cur *nomadapi.Job, group st
 	name := group
 	cg.Name, cg.Count, cg.Update, cg.Scaling = &name, sg.Count, sg.Update, sg.Scaling
 	for _, svc := range allServices(cg) {
-		svc.Tags = withoutTag(svc.Tags, "canary")
-		delete(svc.Meta, "canary")
+		svc.Tags = withoutTag(svc.Tags, jobmeta.Canary)
+		delete(svc.Meta, jobmeta.Canary)
 	}
 	var groups []*nomadapi.TaskGroup
 	for _, tg := range next.TaskGroups {
@@ -333,14 +334,14 @@ func withCanaryGroup(stable, next *nomadapi.Job, group string, count int) (*noma
 	cg.Scaling = nil
 	for _, svc := range allServices(cg) {
 		svc.Tags = append(append([]string{}, svc.Tags...), svc.CanaryTags...)
-		svc.Tags = appendMissing(svc.Tags, "canary")
+		svc.Tags = appendMissing(svc.Tags, jobmeta.Canary)
 		if svc.Meta == nil {
 			svc.Meta = map[string]string{}
 		}
 		for k, v := range svc.CanaryMeta {
 			svc.Meta[k] = v
 		}
-		svc.Meta["canary"] = "true"
+		svc.Meta[jobmeta.Canary] = "true"
 	}
 	out.TaskGroups = append(out.TaskGroups, cg)
 	if out.Meta == nil {
