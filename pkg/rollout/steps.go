@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -55,6 +56,9 @@ func DeploySteps(ctx context.Context, nomad *nomadapi.Client, job *nomadapi.Job,
 func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release string, steps []Step) error {
 	q := (&nomadapi.QueryOptions{}).WithContext(ctx)
 	cur, _, err := e.nomad.Jobs().Info(*job.ID, q)
+	if err != nil && !notFound(err) {
+		return &ClusterError{Op: "read job", Err: err}
+	}
 	if err != nil {
 		// First release: there is no stable version to compare a canary with.
 		e.emit(EventSubmitted, nil, "first release of %s: no stable version to run canaries beside; deploying directly", *job.ID)
@@ -119,8 +123,11 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 			return err
 		}
 		// A canary step is not a version to fall back to: Nomad's
-		// auto_revert must never land on a job with a canary group.
-		_, _, _ = e.nomad.Jobs().Stable(*job.ID, d.JobVersion, false, (&nomadapi.WriteOptions{}).WithContext(ctx))
+		// auto_revert must never land on a job with a canary group, so a
+		// failure to say so stops the release.
+		if _, _, err := e.nomad.Jobs().Stable(*job.ID, d.JobVersion, false, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
+			return &ClusterError{Op: "mark canary step unstable", Err: err}
+		}
 		if d.Status != nomadapi.DeploymentStatusSuccessful {
 			e.inspectInto(ctx, d)
 			e.emit(EventFailed, d, "step %d: canaries did not become healthy: %s", i+1, d.StatusDescription)
@@ -426,4 +433,14 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// notFound tells a missing object (Nomad's 404) from a failure to ask.
+func notFound(err error) bool {
+	var ue nomadapi.UnexpectedResponseError
+	if errors.As(err, &ue) {
+		return ue.StatusCode() == 404
+	}
+	var up *nomadapi.UnexpectedResponseError
+	return errors.As(err, &up) && up.StatusCode() == 404
 }

@@ -36,7 +36,7 @@ func (w *watcher) deploymentFor(ctx context.Context, version uint64, timeout tim
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("no deployment for %s version %d within %v", w.job, version, timeout)
 			}
-			return nil, err
+			return nil, &ClusterError{Op: "read deployments", Err: err}
 		}
 		for _, d := range deps {
 			if d.JobVersion == version {
@@ -60,7 +60,7 @@ func (w *watcher) until(ctx context.Context, id string, done func(*nomadapi.Depl
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, err
+			return nil, &ClusterError{Op: "read deployment", Err: err}
 		}
 		g := groupsOf(d)
 		if !reflect.DeepEqual(g, last) || d.Status != lastStatus {
@@ -123,7 +123,7 @@ func (w *watcher) oldAllocationsGone(ctx context.Context, version uint64) error 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return err
+			return &ClusterError{Op: "read allocations", Err: err}
 		}
 		old := 0
 		for _, a := range allocs {
