@@ -288,7 +288,7 @@ func updateStrategy(app *stackfile.App) *nomadapi.UpdateStrategy {
 		u.MaxParallel = ptr(max(app.Count, 1))
 	}
 	if *u.Canary > 0 {
-		u.AutoPromote = ptr(r.AutoPromote && len(r.Steps) == 0 && len(r.SmokeTests) == 0)
+		u.AutoPromote = ptr(r.NomadPromotes())
 	}
 	return u
 }

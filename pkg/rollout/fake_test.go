@@ -94,7 +94,9 @@ func (g gateFunc) Check(ctx context.Context, d *nomadapi.Deployment) (Verdict, s
 }
 
 func verdict(v Verdict) Gate {
-	return gateFunc(func(context.Context, *nomadapi.Deployment) (Verdict, string, error) { return v, "gate says " + v.String(), nil })
+	return gateFunc(func(context.Context, *nomadapi.Deployment) (Verdict, string, error) {
+		return v, "gate says " + v.String(), nil
+	})
 }
 
 // fixture is a fake Nomad with web's first version released.
@@ -636,4 +638,280 @@ func slices(xs []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Every Nomad call the engine depends on, failing, is a ClusterError (exit
+// 3 in the CLI), never a release outcome.
+func TestNomadErrorsAreClusterErrors(t *testing.T) {
+	deploy := func(f *fixture) error {
+		_, err := Deploy(f.ctx(), f.api, testJob(spec{version: "2.0", canary: 1}), Options{AutoPromote: true, Gate: verdict(Pass)})
+		return err
+	}
+	failing := func(f *fixture) error {
+		_, err := Deploy(f.ctx(), f.api, testJob(spec{version: "2.0", canary: 1}), Options{AutoPromote: true, Gate: verdict(Fail)})
+		return err
+	}
+	waiting := func(f *fixture) {
+		if res, err := Deploy(f.ctx(), f.api, testJob(spec{version: "2.0", canary: 1}), Options{Detach: true}); res.Outcome != Waiting {
+			t.Fatalf("setup: %s, %v", res.Outcome, err)
+		}
+	}
+	promote := func(f *fixture) error { waiting(f); _, err := Promote(f.ctx(), f.api, "web", Options{}); return err }
+	abort := func(f *fixture) error { waiting(f); _, err := Abort(f.ctx(), f.api, "web", Options{}); return err }
+	rollback := func(f *fixture) error { _, err := Rollback(f.ctx(), f.api, "web", RollbackTo{}, Options{}); return err }
+	released := func(f *fixture) {
+		if res, err := Deploy(f.ctx(), f.api, testJob(spec{version: "2.0"}), Options{}); res.Outcome != Succeeded {
+			t.Fatalf("setup: %s, %v", res.Outcome, err)
+		}
+	}
+	stepped := func(f *fixture) error {
+		_, err := DeploySteps(f.ctx(), f.api, testJob(spec{version: "2.0"}), "web", "2.0", []Step{{Canary: 1}}, Options{AutoPromote: true})
+		return err
+	}
+	steppedFail := func(f *fixture) error {
+		_, err := DeploySteps(f.ctx(), f.api, testJob(spec{version: "2.0"}), "web", "2.0", []Step{{Canary: 1, Gate: verdict(Fail)}}, Options{AutoPromote: true})
+		return err
+	}
+	for _, c := range []struct {
+		name, method, path string
+		op                 func(*fixture) error
+	}{
+		{"plan", "PUT", `/plan$`, deploy},
+		{"register", "PUT", `^/v1/jobs$`, deploy},
+		{"read job after register", "GET", `^/v1/job/web$`, deploy},
+		{"wait for deployment", "GET", `/job/web/deployments$`, deploy},
+		{"watch deployment", "GET", `^/v1/deployment/[^/]+$`, deploy},
+		{"promote", "PUT", `/deployment/promote/`, deploy},
+		{"old allocations", "GET", `/job/web/allocations$`, deploy},
+		{"fail", "PUT", `/deployment/fail/`, failing},
+		{"versions for revert", "GET", `/job/web/versions$`, failing},
+		{"promote by hand", "PUT", `/deployment/promote/`, promote},
+		{"promote: read job", "GET", `^/v1/job/web$`, func(f *fixture) error { _, err := Promote(f.ctx(), f.api, "web", Options{}); return err }},
+		{"promote: latest deployment", "GET", `/job/web/deployment$`, func(f *fixture) error { _, err := Promote(f.ctx(), f.api, "web", Options{}); return err }},
+		{"abort", "PUT", `/deployment/fail/`, abort},
+		{"rollback: versions", "GET", `/job/web/versions$`, rollback},
+		{"rollback: revert", "PUT", `/job/web/revert$`, rollback},
+		{"stepped: read job", "GET", `^/v1/job/web$`, stepped},
+		{"stepped: latest deployment", "GET", `/job/web/deployment$`, stepped},
+		{"stepped: versions", "GET", `/job/web/versions$`, stepped},
+		{"stepped: mark step unstable", "PUT", `/job/web/stable$`, stepped},
+		{"stepped: revert", "PUT", `/job/web/revert$`, steppedFail},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, &spec{version: "1.0"})
+			// Break the call only once the setup (waiting) is done: ops
+			// that need a paused release break after it.
+			var err error
+			switch c.name {
+			case "rollback: versions", "rollback: revert":
+				released(f)
+				f.fake.Break(c.method, c.path, 0)
+				err = c.op(f)
+			case "promote by hand", "abort":
+				waiting(f)
+				f.fake.Break(c.method, c.path, 0)
+				if c.name == "abort" {
+					_, err = Abort(f.ctx(), f.api, "web", Options{})
+				} else {
+					_, err = Promote(f.ctx(), f.api, "web", Options{})
+				}
+			default:
+				f.fake.Break(c.method, c.path, 0)
+				err = c.op(f)
+			}
+			var ce *ClusterError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v (%T), want a ClusterError", err, err)
+			}
+			if !strings.Contains(err.Error(), "injected failure") {
+				t.Errorf("error hides Nomad's answer: %v", err)
+			}
+		})
+	}
+	_ = promote
+	_ = abort
+}
+
+// Best-effort calls do not change the outcome.
+func TestBestEffortCallsWarn(t *testing.T) {
+	f := newFixture(t, &spec{version: "1.0"})
+	f.fake.Break("PUT", `/versions/.*/tag$`, 0)
+	f.fake.Break("PUT", `^/v1/var/`, 0)
+	rec := &recorder{}
+	res, err := Deploy(f.ctx(), f.api, testJob(spec{version: "2.0"}), Options{Tag: "release-2.0", Sink: rec})
+	if err != nil || res.Outcome != Succeeded {
+		t.Fatalf("%s, %v", res.Outcome, err)
+	}
+	if !rec.has(EventProgress, "not tagged release-2.0") || !rec.has(EventWarning, "could not record deployment outcomes") {
+		t.Errorf("events %v", rec.events)
+	}
+}
+
+// Decisions, directly.
+
+func state(desiredCanaries, placedCanaries, healthy, unhealthy int, promoted bool) *nomadapi.DeploymentState {
+	s := &nomadapi.DeploymentState{DesiredCanaries: desiredCanaries, HealthyAllocs: healthy, UnhealthyAllocs: unhealthy, Promoted: promoted, DesiredTotal: 3}
+	for i := 0; i < placedCanaries; i++ {
+		s.PlacedCanaries = append(s.PlacedCanaries, fmt.Sprint(i))
+	}
+	return s
+}
+
+func dep(status string, groups ...*nomadapi.DeploymentState) *nomadapi.Deployment {
+	d := &nomadapi.Deployment{Status: status, TaskGroups: map[string]*nomadapi.DeploymentState{}}
+	for i, g := range groups {
+		d.TaskGroups[fmt.Sprint("g", i)] = g
+	}
+	return d
+}
+
+func TestCrashLooping(t *testing.T) {
+	run := nomadapi.DeploymentStatusRunning
+	for _, c := range []struct {
+		d    *nomadapi.Deployment
+		want bool
+	}{
+		{dep(run, state(1, 1, 0, 1, false)), false}, // one failure: Nomad replaces it
+		{dep(run, state(1, 2, 0, 2, false)), true},  // the replacement failed too
+		{dep(run, state(2, 2, 1, 2, false)), false},
+		{dep(run, state(2, 3, 0, 3, false)), true},
+		{dep(run, state(1, 2, 0, 5, true)), false},  // promoted: not a canary problem any more
+		{dep(run, state(0, 0, 0, 9, false)), false}, // rolling: the progress deadline decides
+		{dep(run, state(0, 0, 0, 0, false), state(1, 2, 0, 2, false)), true},
+	} {
+		if got := crashLooping(c.d); got != c.want {
+			t.Errorf("crashLooping(%+v) = %v", c.d.TaskGroups, got)
+		}
+	}
+}
+
+func TestCanariesHealthy(t *testing.T) {
+	run := nomadapi.DeploymentStatusRunning
+	for _, c := range []struct {
+		d    *nomadapi.Deployment
+		want bool
+	}{
+		{dep(run, state(2, 2, 2, 0, false)), true},
+		{dep(run, state(2, 1, 1, 0, false)), false}, // not all placed
+		{dep(run, state(2, 2, 1, 0, false)), false}, // not all healthy
+		{dep(run, state(0, 0, 0, 0, false), state(1, 1, 1, 0, false)), true},
+		{dep(nomadapi.DeploymentStatusFailed, state(2, 0, 0, 0, false)), true}, // ended: stop waiting
+	} {
+		if got := canariesHealthy(c.d); got != c.want {
+			t.Errorf("canariesHealthy(%s %+v) = %v", c.d.Status, c.d.TaskGroups, got)
+		}
+	}
+}
+
+func TestRollbackTarget(t *testing.T) {
+	v := func(n uint64, stable bool, tag string) *nomadapi.Job {
+		j := &nomadapi.Job{Version: ptr(n), Stable: ptr(stable)}
+		if tag != "" {
+			j.VersionTag = &nomadapi.JobVersionTag{Name: tag}
+		}
+		return j
+	}
+	versions := []*nomadapi.Job{v(5, true, "release-3"), v(4, false, ""), v(3, true, "release-2"), v(2, true, "release-1")}
+	for _, c := range []struct {
+		to      RollbackTo
+		want    uint64
+		wantErr string
+	}{
+		{RollbackTo{}, 3, ""},
+		{RollbackTo{Version: ptr(uint64(4))}, 4, ""}, // an unstable version, asked for by number
+		{RollbackTo{Version: ptr(uint64(5))}, 0, "is the current version"},
+		{RollbackTo{Version: ptr(uint64(1))}, 0, "no version 1"},
+		{RollbackTo{Tag: "release-1"}, 2, ""},
+		{RollbackTo{Tag: "release-3"}, 0, "on the current version"},
+		{RollbackTo{Tag: "nope"}, 0, "no version tagged nope"},
+		{RollbackTo{Tag: "release-1", Version: ptr(uint64(2))}, 0, "give one"},
+	} {
+		got, err := RollbackTarget(versions, c.to)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%+v: %v, want error %q", c.to, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%+v: %d, %v; want %d", c.to, got, err, c.want)
+		}
+	}
+	if _, err := RollbackTarget([]*nomadapi.Job{v(1, true, ""), v(0, false, "")}, RollbackTo{}); !errors.Is(err, ErrNoSuchVersion) {
+		t.Errorf("no stable: %v", err)
+	}
+}
+
+func TestWithCanaryGroup(t *testing.T) {
+	stable, next := testJob(spec{version: "1.0", count: 4}), testJob(spec{version: "2.0", count: 4, autoPromote: true})
+	stable.Version = ptr(uint64(7))
+	out, err := withCanaryGroup(stable, next, "web", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Version != nil || len(out.TaskGroups) != 2 {
+		t.Fatalf("version %v, %d groups", out.Version, len(out.TaskGroups))
+	}
+	sg, cg := out.TaskGroups[0], out.TaskGroups[1]
+	if sg.Tasks[0].Env["VERSION"] != "1.0" || *sg.Count != 4 {
+		t.Errorf("stable group changed: %+v", sg)
+	}
+	if *cg.Name != "web-canary" || *cg.Count != 2 || cg.Tasks[0].Env["VERSION"] != "2.0" {
+		t.Errorf("canary group %s x%d runs %s", *cg.Name, *cg.Count, cg.Tasks[0].Env["VERSION"])
+	}
+	u := cg.Update
+	if *u.Canary != 0 || *u.AutoRevert || *u.AutoPromote || *u.MaxParallel != 2 {
+		t.Errorf("canary update %+v", u)
+	}
+	svc := cg.Services[0]
+	if !slices(svc.Tags, jobmeta.Canary) || svc.Meta[jobmeta.Canary] != "true" {
+		t.Errorf("canary service tags %v meta %v", svc.Tags, svc.Meta)
+	}
+	if slices(next.TaskGroups[0].Services[0].Tags, jobmeta.Canary) {
+		t.Error("withCanaryGroup changed its input")
+	}
+	if _, err := withCanaryGroup(stable, next, "nope", 1); err == nil {
+		t.Error("missing group accepted")
+	}
+}
+
+func TestPromoted(t *testing.T) {
+	next := testJob(spec{version: "2.0", canary: 1, autoPromote: true})
+	next.TaskGroups[0].Update = nil
+	next.Update = &nomadapi.UpdateStrategy{Canary: ptr(1), AutoRevert: ptr(true), AutoPromote: ptr(true), MaxParallel: ptr(2)}
+	out, err := promoted(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := out.TaskGroups[0].Update
+	if *u.Canary != 0 || *u.AutoRevert || *u.AutoPromote || *u.MaxParallel != 2 {
+		t.Errorf("update %+v", u)
+	}
+	if next.TaskGroups[0].Update != nil {
+		t.Error("promoted changed its input")
+	}
+}
+
+func TestTrimRecorded(t *testing.T) {
+	items := nomadapi.VariableItems{"junk": "x"}
+	for i := 0; i < maxRecorded+3; i++ {
+		items[fmt.Sprint(i)] = "o"
+	}
+	trimRecorded(items)
+	if len(items) != maxRecorded {
+		t.Fatalf("%d items", len(items))
+	}
+	for _, k := range []string{"junk", "0", "1", "2"} {
+		if _, ok := items[k]; ok {
+			t.Errorf("kept %s", k)
+		}
+	}
+	if _, ok := items[fmt.Sprint(maxRecorded+2)]; !ok {
+		t.Error("dropped the newest")
+	}
+	small := nomadapi.VariableItems{"1": "a", "x": "b"}
+	trimRecorded(small)
+	if len(small) != 2 {
+		t.Error("trimmed a variable under the limit")
+	}
 }

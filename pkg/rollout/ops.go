@@ -112,7 +112,7 @@ func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, to Rollba
 		return e.res, fmt.Errorf("job %s has no versions", job)
 	}
 	current := *versions[0].Version // newest first
-	target, err := rollbackTarget(versions, to)
+	target, err := RollbackTarget(versions, to)
 	if err != nil {
 		return e.res, err
 	}
@@ -156,9 +156,9 @@ func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, to Rollba
 	return e.res, nil
 }
 
-// rollbackTarget picks the version to revert to from versions, newest
+// RollbackTarget picks the version to revert to from versions, newest
 // first.
-func rollbackTarget(versions []*nomadapi.Job, to RollbackTo) (uint64, error) {
+func RollbackTarget(versions []*nomadapi.Job, to RollbackTo) (uint64, error) {
 	current := *versions[0].Version
 	switch {
 	case to.Version != nil && to.Tag != "":

@@ -2,8 +2,8 @@ package rollout
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -80,7 +80,11 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 		if findGroup(job, group) == nil {
 			return fmt.Errorf("job %s has no task group %q", *job.ID, group)
 		}
-		if d, _, err := e.nomad.Jobs().LatestDeployment(*job.ID, q); err == nil && d != nil && !terminal(d) {
+		d, _, err := e.nomad.Jobs().LatestDeployment(*job.ID, q)
+		if err != nil {
+			return &ClusterError{Op: "read deployment", Err: err}
+		}
+		if d != nil && !terminal(d) {
 			// A killed run may have left its final promotion running:
 			// if that is exactly this release, follow it.
 			final, err := promoted(job)
