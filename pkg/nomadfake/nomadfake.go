@@ -270,6 +270,14 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		j := f.register(req.Job)
 		reply(nomadapi.JobRegisterResponse{JobModifyIndex: *j.JobModifyIndex, EvalID: f.id()})
 
+	case r.Method == http.MethodGet && path == "/v1/jobs":
+		out := []*nomadapi.JobListStub{}
+		for id, vs := range f.jobs {
+			j := vs[len(vs)-1]
+			out = append(out, &nomadapi.JobListStub{ID: id, Name: id, JobModifyIndex: *j.JobModifyIndex, Status: *j.Status})
+		}
+		reply(out)
+
 	case m.re == reJob && r.Method == http.MethodGet:
 		j := f.latest(m.args[0])
 		if j == nil {
@@ -618,7 +626,8 @@ func (f *Fake) register(j *nomadapi.Job) *nomadapi.Job {
 		}
 		// Nomad compares each running allocation's own job with the new
 		// one: the same group spec is an in-place update, anything else a
-		// destructive one, and only destructive updates need canaries.
+		// destructive one, and only destructive updates need canaries (a
+		// new job or group has nothing to canary against).
 		var inPlace []*nomadapi.Allocation
 		destructive := 0
 		for _, a := range f.running(*j.ID, *tg.Name) {
@@ -628,7 +637,7 @@ func (f *Fake) register(j *nomadapi.Job) *nomadapi.Job {
 				destructive++
 			}
 		}
-		if destructive > 0 || len(inPlace) == 0 {
+		if destructive > 0 {
 			s.DesiredCanaries = intv(u.Canary)
 		}
 		for _, a := range inPlace {

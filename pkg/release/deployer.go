@@ -179,6 +179,7 @@ func (dp *Deployer) options(app *stackfile.App, version, tagDescription string) 
 // sent is reported, never a reason to fail the release.
 func (dp *Deployer) notifying(app *stackfile.App, version string) rollout.Sink {
 	step := 0
+	var lastFailed string // deployment ID
 	return rollout.SinkFunc(func(e rollout.Event) {
 		if dp.Sink != nil {
 			dp.Sink.Emit(e)
@@ -201,6 +202,12 @@ func (dp *Deployer) notifying(app *stackfile.App, version string) rollout.Sink {
 		case rollout.EventPromoted:
 			t = notify.EventPromoted
 		case rollout.EventFailed:
+			// The engine reports a failure as it decides it and again as
+			// Nomad ends the deployment: people hear of it once.
+			if e.DeploymentID != "" && e.DeploymentID == lastFailed {
+				return
+			}
+			lastFailed = e.DeploymentID
 			t = notify.EventFailed
 		case rollout.EventRolledBack:
 			t = notify.EventRolledBack
