@@ -106,7 +106,7 @@ func (v *eventView) colored(e rollout.Event) string {
 	switch e.Type {
 	case rollout.EventSucceeded, rollout.EventPromoted, rollout.EventCanariesReady:
 		return v.out.Green(line)
-	case rollout.EventFailed, rollout.EventRolledBack, rollout.EventRollingBack, rollout.EventInspection:
+	case rollout.EventFailed, rollout.EventRolledBack, rollout.EventRollingBack, rollout.EventInspection, rollout.EventTaskEvent:
 		return v.out.Red(line)
 	case rollout.EventPaused, rollout.EventWarning:
 		return v.out.Yellow(line)

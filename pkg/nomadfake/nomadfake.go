@@ -40,7 +40,8 @@ type Health struct {
 	// replacements more than wanted) has passed.
 	Unhealthy bool
 	// Pending allocations never get a health verdict: the deployment runs
-	// until something (a test, the engine) ends it.
+	// until something (a test, the engine) ends it. With Event, their
+	// tasks report it once, as a task stuck before starting does.
 	Pending bool
 	// Event is the newest task event of an unhealthy allocation, "Type:
 	// message" (default "Restart Within Policy: exit code 1").
@@ -235,7 +236,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.Method == http.MethodGet {
-		f.block(r)
+		// Watching a deployment's allocations only waits: time passes for
+		// whoever follows the deployment itself, so a second watcher
+		// cannot make the engine miss a state.
+		f.block(r, !strings.HasPrefix(path, "/v1/deployment/allocations/"))
 	}
 	w.Header().Set("X-Nomad-LastContact", "0")
 	w.Header().Set("X-Nomad-KnownLeader", "true")
@@ -400,12 +404,14 @@ func match(path string) matched {
 // block implements a blocking query: with index=N it returns once the
 // state is newer than N or the wait has passed. Finding nothing new first
 // lets time pass by one step.
-func (f *Fake) block(r *http.Request) {
+func (f *Fake) block(r *http.Request, advance bool) {
 	idx, _ := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64)
 	if idx == 0 || f.index > idx {
 		return
 	}
-	f.advance()
+	if advance {
+		f.advance()
+	}
 	wait := 5 * time.Minute
 	if d, err := time.ParseDuration(r.URL.Query().Get("wait")); err == nil {
 		wait = d
@@ -692,6 +698,12 @@ func (f *Fake) step(d *nomadapi.Deployment) bool {
 		h := f.behave(job, name)
 		if a := f.unjudged(d, name); a != nil {
 			if h.Pending {
+				// A task stuck before it starts says why in its events
+				// (a template that cannot render, a Vault token).
+				if h.Event != "" && !hasEvent(a, h.Event) {
+					setTask(a, "pending", false, h.Event)
+					return true
+				}
 				settled = false
 				continue
 			}
@@ -813,6 +825,18 @@ func setTask(a *nomadapi.Allocation, state string, failed bool, event string) {
 		ts.State, ts.Failed = state, failed
 		ts.Events = append(ts.Events, &nomadapi.TaskEvent{Type: typ, DisplayMessage: msg, Time: time.Now().UnixNano()})
 	}
+}
+
+func hasEvent(a *nomadapi.Allocation, event string) bool {
+	typ, msg, _ := strings.Cut(event, ": ")
+	for _, ts := range a.TaskStates {
+		for _, e := range ts.Events {
+			if e.Type == typ && e.DisplayMessage == msg {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (f *Fake) promote(d *nomadapi.Deployment, all bool, groups []string) {

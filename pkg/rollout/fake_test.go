@@ -87,6 +87,18 @@ func (r *recorder) has(t EventType, substr string) bool {
 	return false
 }
 
+func (r *recorder) count(t EventType, substr string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Type == t && strings.Contains(e.Message, substr) {
+			n++
+		}
+	}
+	return n
+}
+
 type gateFunc func(context.Context, *nomadapi.Deployment) (Verdict, string, error)
 
 func (g gateFunc) Check(ctx context.Context, d *nomadapi.Deployment) (Verdict, string, error) {
@@ -315,6 +327,9 @@ func TestCrashLoopingCanaryIsFailedAtOnce(t *testing.T) {
 	res, err := Deploy(f.ctx(), f.api, testJob(spec{version: "2.0", canary: 1}), Options{AutoPromote: true, Gate: verdict(Pass), Sink: rec})
 	if err != nil || res.Outcome != RolledBack {
 		t.Fatalf("%s, %v", res.Outcome, err)
+	}
+	if n := rec.count(EventTaskEvent, "Driver Failure: failed to launch command"); n != 1 {
+		t.Errorf("the reason was reported %d times, want once", n)
 	}
 	if !rec.has(EventFailed, "canaries keep failing: 2 unhealthy") {
 		t.Errorf("events %v", rec.types())
@@ -913,5 +928,76 @@ func TestTrimRecorded(t *testing.T) {
 	trimRecorded(small)
 	if len(small) != 2 {
 		t.Error("trimmed a variable under the limit")
+	}
+}
+
+// A stuck allocation says why at once, not at the deadline: here the
+// operator aborts as soon as the reason shows.
+func TestStuckAllocationReasonShownAtOnce(t *testing.T) {
+	f := newFixture(t, &spec{version: "1.0"})
+	const why = "Template: Missing: kv.block(hstack/config/web/2)"
+	f.fake.Behave(nomadfake.ByVersion(map[string]nomadfake.Health{"2.0": {Pending: true, Event: why}}))
+	rec := &recorder{}
+	aborted := make(chan error, 1)
+	rec.on = func(e Event) {
+		if e.Type == EventTaskEvent && strings.Contains(e.Message, why) {
+			go func() { _, _, err := f.api.Deployments().Fail(e.DeploymentID, nil); aborted <- err }()
+		}
+	}
+	res, err := Deploy(f.ctx(), f.api, testJob(spec{version: "2.0", canary: 1}), Options{AutoPromote: true, Sink: rec})
+	if err != nil || res.Outcome != RolledBack {
+		t.Fatalf("%s, %v", res.Outcome, err)
+	}
+	if err := <-aborted; err != nil {
+		t.Fatal(err)
+	}
+	if n := rec.count(EventTaskEvent, why); n != 1 {
+		t.Errorf("reason shown %d times", n)
+	}
+}
+
+func TestTroubleReason(t *testing.T) {
+	healthy, unhealthy := true, false
+	ev := func(typ, msg string, at int64) *nomadapi.TaskEvent {
+		return &nomadapi.TaskEvent{Type: typ, DisplayMessage: msg, Time: at}
+	}
+	stub := func(client string, health *bool, events ...*nomadapi.TaskEvent) *nomadapi.AllocationListStub {
+		return &nomadapi.AllocationListStub{DesiredStatus: "run", ClientStatus: client,
+			DeploymentStatus: &nomadapi.AllocDeploymentStatus{Healthy: health},
+			TaskStates:       map[string]*nomadapi.TaskState{"web": {Events: events}}}
+	}
+	for _, c := range []struct {
+		name string
+		a    *nomadapi.AllocationListStub
+		want string
+	}{
+		{"running fine", stub("running", &healthy, ev("Received", "", 1), ev("Started", "Task started by client", 2)), ""},
+		{"vault", stub("pending", nil, ev("Received", "", 1), ev("Killing", "Vault: failed to derive vault token: x", 2)), "Killing: Vault: failed to derive vault token: x"},
+		{"template", stub("pending", nil, ev("Template", "Missing: kv.block(a)", 2)), "Template: Missing: kv.block(a)"},
+		{"template re-rendered", stub("running", &healthy, ev("Template", "Template re-rendered", 2)), ""},
+		{"restart", stub("running", nil, ev("Terminated", "Exit Code: 1", 1), ev("Restarting", "Restart Within Policy: exit code 1", 2)), "Restarting: Restart Within Policy: exit code 1"},
+		{"unhealthy, any event", stub("running", &unhealthy, ev("Started", "Task started by client", 2)), "Started: Task started by client"},
+		{"clean exit", stub("complete", nil, ev("Terminated", "Exit Code: 0", 2)), ""},
+		{"no events", stub("pending", nil), ""},
+	} {
+		if got := troubleReason(c.a); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	stopped := stub("complete", nil, ev("Killing", "Sent interrupt", 1))
+	stopped.DesiredStatus = "stop"
+	if got := troubleReason(stopped); got != "" {
+		t.Errorf("a stopped allocation: %q", got)
+	}
+	failed := stub("failed", &unhealthy, ev("Driver Failure", "x", 1))
+	failed.DesiredStatus = "stop"
+	if got := troubleReason(failed); got != "Driver Failure: x" {
+		t.Errorf("a failed allocation being stopped: %q", got)
+	}
+	// The newest event across tasks wins.
+	two := stub("failed", &unhealthy, ev("Driver Failure", "old", 1))
+	two.TaskStates["sidecar"] = &nomadapi.TaskState{Events: []*nomadapi.TaskEvent{ev("Setup Failure", "new", 5)}}
+	if got := troubleReason(two); got != "Setup Failure: new" {
+		t.Errorf("two tasks: %q", got)
 	}
 }

@@ -291,7 +291,7 @@ func newEngine(nomad *nomadapi.Client, job string, opts Options) *engine {
 		opts.DeploymentTimeout = time.Minute
 	}
 	e := &engine{nomad: nomad, opts: opts, res: Result{Job: job}}
-	e.w = &watcher{nomad: nomad, sink: opts.Sink, job: job}
+	e.w = &watcher{nomad: nomad, sink: opts.Sink, job: job, reasons: map[string]bool{}}
 	return e
 }
 

@@ -20,6 +20,8 @@ type watcher struct {
 	nomad *nomadapi.Client
 	sink  Sink
 	job   string
+	// reasons already reported (watchReasons), for the whole release.
+	reasons map[string]bool
 }
 
 // deploymentFor waits until Nomad has created the deployment for the given
@@ -50,6 +52,7 @@ func (w *watcher) deploymentFor(ctx context.Context, version uint64, timeout tim
 // until follows deployment id, emitting progress whenever its counts or
 // status change, and returns it once done(d) is true.
 func (w *watcher) until(ctx context.Context, id string, done func(*nomadapi.Deployment) bool) (*nomadapi.Deployment, error) {
+	defer w.watchReasons(ctx, id)()
 	var index uint64
 	var last []GroupStatus
 	var lastStatus string
