@@ -10,7 +10,6 @@ import (
 	"os/user"
 	"slices"
 	"strings"
-	"sync"
 
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
@@ -245,65 +244,14 @@ func (o appOutcome) status() string {
 	return string(o.Result.Outcome)
 }
 
-// releaseApps releases apps at most parallel at a time. A failure lets the
-// others finish, or with failFast aborts those in flight (so Nomad restores
-// their stable versions) and starts no more.
+// releaseApps releases apps through dp.DeployAll: at most parallel at a
+// time, a failure letting the others finish unless failFast.
 func releaseApps(ctx context.Context, dp *release.Deployer, st *stackfile.Stack, apps []*render.Job, parallel int, failFast bool) []appOutcome {
-	outcomes := make([]appOutcome, len(apps))
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failed := false
-	for i, j := range apps {
-		acquired := false
-		select {
-		case sem <- struct{}{}:
-			acquired = true
-		case <-runCtx.Done():
-		}
-		mu.Lock()
-		skip := failed && failFast
-		mu.Unlock()
-		if skip || runCtx.Err() != nil {
-			if acquired {
-				<-sem
-			}
-			outcomes[i] = appOutcome{Job: j.Name, Skipped: true}
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			one := *dp
-			one.Report = func(format string, args ...any) { dp.Report("%s: "+format, append([]any{j.Name}, args...)...) }
-			res, err := one.Deploy(runCtx, st, j)
-			if err != nil && runCtx.Err() != nil && ctx.Err() == nil {
-				// Stopped by --fail-fast: leave nothing half-released.
-				res, err = one.Abort(context.WithoutCancel(ctx), st, j.Name)
-				if errors.Is(err, rollout.ErrNoActiveDeployment) {
-					err = nil
-				}
-				if err == nil {
-					err = errors.New("aborted: another app's release failed (--fail-fast)")
-				}
-			}
-			o := appOutcome{Job: j.Name, Result: res, Err: err}
-			outcomes[i] = o
-			if o.code() == ExitRolledBack || o.code() == ExitUnreachable {
-				mu.Lock()
-				failed = true
-				mu.Unlock()
-				if failFast {
-					stop()
-				}
-			}
-		}()
+	var out []appOutcome
+	for _, o := range dp.DeployAll(ctx, st, apps, parallel, failFast) {
+		out = append(out, appOutcome{Job: o.Job, Result: o.Result, Err: o.Err, Skipped: o.Skipped})
 	}
-	wg.Wait()
-	return outcomes
+	return out
 }
 
 func splitInfra(jobs []*render.Job) (infra, apps []*render.Job) {
