@@ -473,3 +473,24 @@ func TestGateAnalysesUnderLoad(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestDeployAllLetsOthersFinishOrFailsFast(t *testing.T) {
+	w := newWorld(t)
+	w.fake.Behave(func(j *nomadapi.Job, _ string) nomadfake.Health { return nomadfake.Health{Unhealthy: *j.ID == "web"} })
+	jobs := []*render.Job{w.job("web", "1.0"), w.job("stepped", "1.0")}
+	var got []string
+	for _, o := range w.dp.DeployAll(w.ctx(), w.st, jobs, 2, false) {
+		got = append(got, fmt.Sprintf("%s=%s/%v/%v", o.Job, o.Result.Outcome, o.Err, o.Skipped))
+	}
+	if fmt.Sprint(got) != "[web=failed/<nil>/false stepped=succeeded/<nil>/false]" {
+		t.Errorf("outcomes %v", got)
+	}
+	w.fake.Behave(func(j *nomadapi.Job, _ string) nomadfake.Health { return nomadfake.Health{Unhealthy: *j.ID == "web"} })
+	got = nil
+	for _, o := range w.dp.DeployAll(w.ctx(), w.st, []*render.Job{w.job("web", "2.0"), w.job("stepped", "2.0")}, 1, true) {
+		got = append(got, fmt.Sprintf("%s=%v", o.Job, o.Skipped))
+	}
+	if fmt.Sprint(got) != "[web=false stepped=true]" {
+		t.Errorf("fail-fast outcomes %v", got)
+	}
+}
