@@ -101,3 +101,18 @@ func TestReleaseAppsConcurrently(t *testing.T) {
 		t.Errorf("worst %v", worst.exitError())
 	}
 }
+
+// --strategy is checked against the rollouts before anything else: no
+// cluster is contacted for a release that would drop part of a rollout.
+func TestDeployStrategyOverrideIsValidated(t *testing.T) {
+	t.Setenv("NOMAD_ADDR", "http://127.0.0.1:1") // nothing listens: must not be reached
+	r := runApp(t, nil, "deploy", "-f", "../../hstack.hcl", "--strategy", "sideways")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, `--strategy "sideways"`) {
+		t.Errorf("sideways: exit %d\n%s", r.code, r.stderr)
+	}
+	r = runApp(t, nil, "deploy", "-f", "../../hstack.hcl", "--env", "dev", "--var", "pingapp_bin=/bin/true", "--strategy", "rolling")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "Load test without canaries (with --strategy rolling)") ||
+		!strings.Contains(r.stderr, "Analysis without canaries (with --strategy rolling)") || !strings.Contains(r.stderr, "hstack.hcl:") {
+		t.Errorf("rolling over a load test: exit %d\n%s", r.code, r.stderr)
+	}
+}
