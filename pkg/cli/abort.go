@@ -2,6 +2,8 @@ package cli
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/hstack-dev/hstack/pkg/rollout"
 )
 
 func abortCommand() *cli.Command {
@@ -11,18 +13,9 @@ func abortCommand() *cli.Command {
 		ArgsUsage:   "APP",
 		Description: revertExitsUsage,
 		Flags:       stackFlags(),
-		Action: func(c *cli.Context) error {
-			if err := ExactArgs(c, "APP"); err != nil {
-				return err
-			}
-			r, err := newReleaseRun(c)
-			if err != nil {
-				return err
-			}
-			res, err := r.dp.Abort(c.Context, r.stack, c.Args().First())
-			r.view.Done()
-			return finishRelease(c, res, err)
-		},
+		Action: releaseAction(func(c *cli.Context, r *releaseRun, app string) (rollout.Result, error) {
+			return r.dp.Abort(c.Context, r.stack, app)
+		}),
 	}
 }
 

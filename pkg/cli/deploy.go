@@ -318,6 +318,23 @@ func newReleaseRun(c *cli.Context) (*releaseRun, error) {
 	return r, nil
 }
 
+// releaseAction is the action of promote, abort and rollback: op on APP
+// through the release API, reported like deploy.
+func releaseAction(op func(c *cli.Context, r *releaseRun, app string) (rollout.Result, error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := ExactArgs(c, "APP"); err != nil {
+			return err
+		}
+		r, err := newReleaseRun(c)
+		if err != nil {
+			return err
+		}
+		res, err := op(c, r, c.Args().First())
+		r.view.Done()
+		return finishRelease(c, res, err)
+	}
+}
+
 func finishRelease(c *cli.Context, res rollout.Result, err error) error {
 	if err != nil {
 		var ce *rollout.ClusterError

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/hstack-dev/hstack/pkg/rollout"
 )
 
 func promoteCommand() *cli.Command {
@@ -11,17 +13,8 @@ func promoteCommand() *cli.Command {
 		ArgsUsage:   "APP",
 		Description: "Tags and notifies like a release `hstack deploy` promotes by itself.\n\n" + deployExitsUsage,
 		Flags:       stackFlags(),
-		Action: func(c *cli.Context) error {
-			if err := ExactArgs(c, "APP"); err != nil {
-				return err
-			}
-			r, err := newReleaseRun(c)
-			if err != nil {
-				return err
-			}
-			res, err := r.dp.Promote(c.Context, r.stack, c.Args().First())
-			r.view.Done()
-			return finishRelease(c, res, err)
-		},
+		Action: releaseAction(func(c *cli.Context, r *releaseRun, app string) (rollout.Result, error) {
+			return r.dp.Promote(c.Context, r.stack, app)
+		}),
 	}
 }

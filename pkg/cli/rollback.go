@@ -17,9 +17,6 @@ func rollbackCommand() *cli.Command {
 			&cli.StringFlag{Name: "to-tag", Usage: "version tag `NAME` to revert to, e.g. release-1.2.0"},
 		),
 		Action: func(c *cli.Context) error {
-			if err := ExactArgs(c, "APP"); err != nil {
-				return err
-			}
 			var to rollout.RollbackTo
 			switch {
 			case c.IsSet("to-version") && c.IsSet("to-tag"):
@@ -30,13 +27,9 @@ func rollbackCommand() *cli.Command {
 			case c.IsSet("to-tag"):
 				to.Tag = c.String("to-tag")
 			}
-			r, err := newReleaseRun(c)
-			if err != nil {
-				return err
-			}
-			res, err := r.dp.Rollback(c.Context, r.stack, c.Args().First(), to)
-			r.view.Done()
-			return finishRelease(c, res, err)
+			return releaseAction(func(c *cli.Context, r *releaseRun, app string) (rollout.Result, error) {
+				return r.dp.Rollback(c.Context, r.stack, app, to)
+			})(c)
 		},
 	}
 }
