@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -356,7 +357,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			for name, s := range d.TaskGroups {
-				if s.DesiredCanaries == 0 || !(req.All || contains(req.Groups, name)) {
+				if s.DesiredCanaries == 0 || !(req.All || slices.Contains(req.Groups, name)) {
 					continue
 				}
 				if s.HealthyAllocs < s.DesiredCanaries {
@@ -841,7 +842,7 @@ func hasEvent(a *nomadapi.Allocation, event string) bool {
 
 func (f *Fake) promote(d *nomadapi.Deployment, all bool, groups []string) {
 	for name, s := range d.TaskGroups {
-		if s.DesiredCanaries > 0 && (all || contains(groups, name)) {
+		if s.DesiredCanaries > 0 && (all || slices.Contains(groups, name)) {
 			s.Promoted = true
 		}
 	}
@@ -960,15 +961,6 @@ func clone[T any](v *T) *T {
 		panic(err)
 	}
 	return out
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func ptr[T any](v T) *T { return &v }

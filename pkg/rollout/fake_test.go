@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -596,7 +597,7 @@ func TestSteppedCanaryPromotedByHand(t *testing.T) {
 	if len(cur.TaskGroups) != 1 || *cur.TaskGroups[0].Name != "web" || cur.Meta[MetaCanaryBaseline] != "" {
 		t.Errorf("promoted job: groups %d, meta %v", len(cur.TaskGroups), cur.Meta)
 	}
-	if tags := cur.TaskGroups[0].Services[0].Tags; slices(tags, jobmeta.Canary) {
+	if tags := cur.TaskGroups[0].Services[0].Tags; slices.Contains(tags, jobmeta.Canary) {
 		t.Errorf("promoted group still tagged canary: %v", tags)
 	}
 	if cur.VersionTag == nil || cur.VersionTag.Name != "release-2.0" {
@@ -644,15 +645,6 @@ func TestSteppedPromotionInFlightIsFollowed(t *testing.T) {
 	if _, err := steppedRelease(f, "3.0", []Step{{Canary: 1}}, Options{}); err == nil || !strings.Contains(err.Error(), "has a deployment in flight") {
 		t.Errorf("over a foreign deployment: %v", err)
 	}
-}
-
-func slices(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Every Nomad call the engine depends on, failing, is a ClusterError (exit
@@ -879,10 +871,10 @@ func TestWithCanaryGroup(t *testing.T) {
 		t.Errorf("canary update %+v", u)
 	}
 	svc := cg.Services[0]
-	if !slices(svc.Tags, jobmeta.Canary) || svc.Meta[jobmeta.Canary] != "true" {
+	if !slices.Contains(svc.Tags, jobmeta.Canary) || svc.Meta[jobmeta.Canary] != "true" {
 		t.Errorf("canary service tags %v meta %v", svc.Tags, svc.Meta)
 	}
-	if slices(next.TaskGroups[0].Services[0].Tags, jobmeta.Canary) {
+	if slices.Contains(next.TaskGroups[0].Services[0].Tags, jobmeta.Canary) {
 		t.Error("withCanaryGroup changed its input")
 	}
 	if _, err := withCanaryGroup(stable, next, "nope", 1); err == nil {
