@@ -48,6 +48,7 @@ bench: runtime-tools ## benchmarks: parsing and rendering 200 apps, analysis, an
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/stackfile ./pkg/render/... ./pkg/jobhcl ./pkg/analysis ./pkg/notify
 	# One release per iteration on a real dev stack: a few minutes.
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./pkg/rollout
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/release # 10 apps with one canary each at once vs one app (goal: under 2x)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./pkg/vaultdb # creds/s, p50/p99 via hstack vs the Vault API; revoking 1,000 leases
 
 lint: ## gofmt, go vet, staticcheck, shellcheck, gosec

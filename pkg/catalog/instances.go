@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
 )
 
 // Instance is one registration of a service, as `hstack services` shows it.
@@ -41,7 +43,7 @@ type Check struct {
 // canaryTag is what pkg/render adds to canary_tags (and canary=true to
 // canary_meta): Nomad registers canaries with those instead of the
 // regular tags and meta, and switches them back on promotion.
-const canaryTag = "canary"
+const canaryTag = jobmeta.Canary
 
 // Nomad names the Consul services it registers
 // _nomad-task-<alloc ID>-<group or task>-<service>-<port>.

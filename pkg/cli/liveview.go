@@ -17,9 +17,15 @@ type eventView struct {
 	out   *Output
 	mu    sync.Mutex
 	table []string // the table currently drawn (TTY only)
+	// latest holds each job's newest event with groups, so that apps
+	// released at once each keep their rows in the table.
+	latest map[string]rollout.Event
+	order  []string
 }
 
-func newEventView(out *Output) *eventView { return &eventView{out: out} }
+func newEventView(out *Output) *eventView {
+	return &eventView{out: out, latest: map[string]rollout.Event{}}
+}
 
 func (v *eventView) Emit(e rollout.Event) {
 	v.mu.Lock()
@@ -41,7 +47,13 @@ func (v *eventView) Emit(e rollout.Event) {
 		fmt.Fprintln(v.out.Stdout, v.colored(e))
 	}
 	if len(e.Groups) > 0 {
-		v.draw(e)
+		if _, ok := v.latest[e.Job]; !ok {
+			v.order = append(v.order, e.Job)
+		}
+		v.latest[e.Job] = e
+	}
+	if len(v.latest) > 0 {
+		v.draw()
 	}
 }
 
@@ -62,11 +74,12 @@ func (v *eventView) Note(format string, args ...any) {
 	}
 }
 
-// Done leaves the last table on screen.
+// Done leaves the last table on screen and starts the next afresh.
 func (v *eventView) Done() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.table = nil
+	v.latest, v.order = map[string]rollout.Event{}, nil
 }
 
 func (v *eventView) clear() {
@@ -77,20 +90,24 @@ func (v *eventView) clear() {
 	fmt.Fprintf(v.out.Stdout, "\x1b[%dA\x1b[J", len(v.table))
 }
 
-func (v *eventView) draw(e rollout.Event) {
+// draw redraws the table: one block of rows per job in flight.
+func (v *eventView) draw() {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  %s v%d  deployment %s  %s\n", e.Job, e.JobVersion, shortID(e.DeploymentID), e.Status)
-	fmt.Fprintln(tw, "  GROUP\tDESIRED\tPLACED\tHEALTHY\tUNHEALTHY\tCANARIES")
-	for _, g := range e.Groups {
-		canaries := "-"
-		if g.DesiredCanaries > 0 {
-			canaries = fmt.Sprintf("%d/%d", g.Canaries, g.DesiredCanaries)
-			if g.Promoted {
-				canaries += " promoted"
+	fmt.Fprintln(tw, "  JOB\tVERSION\tDEPLOYMENT\tSTATUS\tGROUP\tDESIRED\tPLACED\tHEALTHY\tUNHEALTHY\tCANARIES")
+	for _, job := range v.order {
+		e := v.latest[job]
+		for _, g := range e.Groups {
+			canaries := "-"
+			if g.DesiredCanaries > 0 {
+				canaries = fmt.Sprintf("%d/%d", g.Canaries, g.DesiredCanaries)
+				if g.Promoted {
+					canaries += " promoted"
+				}
 			}
+			fmt.Fprintf(tw, "  %s\tv%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", e.Job, e.JobVersion, shortID(e.DeploymentID), e.Status,
+				g.Name, g.Desired, g.Placed, g.Healthy, g.Unhealthy, canaries)
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%s\n", g.Name, g.Desired, g.Placed, g.Healthy, g.Unhealthy, canaries)
 	}
 	tw.Flush()
 	v.table = strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
@@ -102,11 +119,11 @@ func (v *eventView) redraw() {
 }
 
 func (v *eventView) colored(e rollout.Event) string {
-	line := fmt.Sprintf("%-16s %s", e.Type, e.Message)
+	line := fmt.Sprintf("%-16s %s: %s", e.Type, e.Job, e.Message)
 	switch e.Type {
 	case rollout.EventSucceeded, rollout.EventPromoted, rollout.EventCanariesReady:
 		return v.out.Green(line)
-	case rollout.EventFailed, rollout.EventRolledBack, rollout.EventRollingBack, rollout.EventInspection:
+	case rollout.EventFailed, rollout.EventRolledBack, rollout.EventRollingBack, rollout.EventInspection, rollout.EventTaskEvent:
 		return v.out.Red(line)
 	case rollout.EventPaused, rollout.EventWarning:
 		return v.out.Yellow(line)

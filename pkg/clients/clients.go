@@ -8,16 +8,22 @@
 package clients
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-cleanhttp"
 	nomadapi "github.com/hashicorp/nomad/api"
 	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
 
 // Secret holds a credential such as an ACL token. Its printing and
@@ -110,6 +116,19 @@ func Nomad(cfg Config) (*nomadapi.Client, error) {
 	set(&t.TLSServerName, o.TLS.ServerName)
 	t.Insecure = t.Insecure || o.TLS.SkipVerify
 
+	if !strings.HasPrefix(nc.Address, "unix:") {
+		// What nomadapi.NewClient would build, plus a counting transport
+		// so an operation can say how many requests it made.
+		hc := cleanhttp.DefaultPooledClient()
+		tr := hc.Transport.(*http.Transport)
+		tr.TLSHandshakeTimeout = 10 * time.Second
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		tr.ForceAttemptHTTP2 = false
+		if err := nomadapi.ConfigureTLS(hc, t); err != nil {
+			return nil, fmt.Errorf("nomad client: %w", err)
+		}
+		nc.HttpClient = reqcount.Wrap(hc)
+	}
 	c, err := nomadapi.NewClient(nc)
 	if err != nil {
 		return nil, fmt.Errorf("nomad client: %w", err)

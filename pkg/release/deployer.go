@@ -10,13 +10,16 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/analysis"
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
 	"github.com/hstack-dev/hstack/pkg/notify"
 	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 )
 
-// Deployer releases the jobs of a rendered stack.
+// Deployer is the one release API: deploy, promote, abort and rollback
+// all go through it, with the same event sink, notifications and release
+// tags, whether a release finishes by itself or by hand.
 type Deployer struct {
 	Nomad    *nomadapi.Client
 	Consul   *consulapi.Client
@@ -45,22 +48,14 @@ func (dp *Deployer) Deploy(ctx context.Context, st *stackfile.Stack, j *render.J
 		return rollout.Result{}, fmt.Errorf("no app %q in the stack", j.Name)
 	}
 	r := app.Rollout
-	version := j.Job.Meta["version"]
+	version := j.Job.Meta[jobmeta.Version]
 	target := analysis.Target{App: app.Name, Version: version, Namespace: st.Namespace, JobID: j.Name}
 	if cur, _, err := dp.Nomad.Jobs().Info(j.Name, (&nomadapi.QueryOptions{}).WithContext(ctx)); err == nil {
-		target.StableVersion = cur.Meta["version"]
+		target.StableVersion = cur.Meta[jobmeta.Version]
 	}
-	autoPromote := r.AutoPromote || len(r.Steps) > 0 || len(r.Analyses) > 0 || len(r.SmokeTests) > 0
-	if dp.AutoPromote != nil {
-		autoPromote = *dp.AutoPromote
-	}
-	opts := rollout.Options{
-		AutoPromote:    autoPromote,
-		Detach:         dp.Detach,
-		Sink:           dp.notifying(st, app, version),
-		Tag:            "release-" + sanitizeTag(version),
-		TagDescription: fmt.Sprintf("%s released by %s with hstack (%s)", version, dp.DeployedBy, r.Strategy),
-	}
+	opts := dp.options(app, version, fmt.Sprintf("%s released by %s with hstack (%s)", version, dp.DeployedBy, r.Strategy))
+	opts.AutoPromote = r.PromotesAutomatically(dp.AutoPromote)
+	opts.Detach = dp.Detach
 	gate := func(names []string, group string) (rollout.Gate, error) {
 		var as []*stackfile.Analysis
 		for _, n := range names {
@@ -103,16 +98,93 @@ func (dp *Deployer) Deploy(ctx context.Context, st *stackfile.Stack, j *render.J
 	return rollout.Deploy(ctx, dp.Nomad, j.Job, opts)
 }
 
+// Promote promotes job's waiting canaries (or a paused stepped canary) and
+// follows the release to its end, tagged and notified as if deploy had
+// promoted it. st, when not nil, says whom to notify.
+func (dp *Deployer) Promote(ctx context.Context, st *stackfile.Stack, job string) (rollout.Result, error) {
+	version, err := dp.releasing(ctx, job)
+	if err != nil {
+		return rollout.Result{}, err
+	}
+	opts := dp.options(dp.app(st, job), version, fmt.Sprintf("%s promoted by %s with hstack", version, dp.DeployedBy))
+	return rollout.Promote(ctx, dp.Nomad, job, opts)
+}
+
+// Abort fails job's active deployment and follows the revert.
+func (dp *Deployer) Abort(ctx context.Context, st *stackfile.Stack, job string) (rollout.Result, error) {
+	version, err := dp.releasing(ctx, job)
+	if err != nil {
+		return rollout.Result{}, err
+	}
+	opts := dp.options(dp.app(st, job), version, "")
+	opts.Tag = ""
+	return rollout.Abort(ctx, dp.Nomad, job, opts)
+}
+
+// Rollback reverts job to the version to names and follows the revert;
+// the notifications name the app version it returns to.
+func (dp *Deployer) Rollback(ctx context.Context, st *stackfile.Stack, job string, to rollout.RollbackTo) (rollout.Result, error) {
+	version := ""
+	versions, _, _, err := dp.Nomad.Jobs().Versions(job, false, (&nomadapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return rollout.Result{}, &rollout.ClusterError{Op: "read versions", Err: err}
+	}
+	if len(versions) > 0 {
+		if v, err := rollout.RollbackTarget(versions, to); err == nil {
+			for _, j := range versions {
+				if *j.Version == v {
+					version = j.Meta[jobmeta.Version]
+				}
+			}
+		}
+	}
+	opts := dp.options(dp.app(st, job), version, "")
+	// The version returned to keeps the tag it was released with.
+	opts.Tag = ""
+	return rollout.Rollback(ctx, dp.Nomad, job, to, opts)
+}
+
+// releasing is the app version job's current release brings: a stepped
+// canary's release, or the job's version meta.
+func (dp *Deployer) releasing(ctx context.Context, job string) (string, error) {
+	cur, _, err := dp.Nomad.Jobs().Info(job, (&nomadapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return "", &rollout.ClusterError{Op: "read job", Err: err}
+	}
+	if r := cur.Meta[jobmeta.CanaryRelease]; r != "" {
+		return r, nil
+	}
+	return cur.Meta[jobmeta.Version], nil
+}
+
+func (dp *Deployer) app(st *stackfile.Stack, job string) *stackfile.App {
+	if st == nil {
+		return nil
+	}
+	return st.App(job)
+}
+
+// options are what every release operation shares: the sink with
+// notifications, and the release tag.
+func (dp *Deployer) options(app *stackfile.App, version, tagDescription string) rollout.Options {
+	return rollout.Options{
+		Sink:           dp.notifying(app, version),
+		Tag:            jobmeta.ReleaseTag(version),
+		TagDescription: tagDescription,
+	}
+}
+
 // notifying forwards the engine's events to the sink and, for the ones
 // people care about, to the app's notifiers. A notification that cannot be
 // sent is reported, never a reason to fail the release.
-func (dp *Deployer) notifying(st *stackfile.Stack, app *stackfile.App, version string) rollout.Sink {
+func (dp *Deployer) notifying(app *stackfile.App, version string) rollout.Sink {
 	step := 0
+	var lastFailed string // deployment ID
 	return rollout.SinkFunc(func(e rollout.Event) {
 		if dp.Sink != nil {
 			dp.Sink.Emit(e)
 		}
-		if dp.Notifier == nil || len(app.Rollout.Notify) == 0 {
+		if dp.Notifier == nil || app == nil || len(app.Rollout.Notify) == 0 {
 			return
 		}
 		var t notify.EventType
@@ -130,6 +202,12 @@ func (dp *Deployer) notifying(st *stackfile.Stack, app *stackfile.App, version s
 		case rollout.EventPromoted:
 			t = notify.EventPromoted
 		case rollout.EventFailed:
+			// The engine reports a failure as it decides it and again as
+			// Nomad ends the deployment: people hear of it once.
+			if e.DeploymentID != "" && e.DeploymentID == lastFailed {
+				return
+			}
+			lastFailed = e.DeploymentID
 			t = notify.EventFailed
 		case rollout.EventRolledBack:
 			t = notify.EventRolledBack
@@ -147,21 +225,4 @@ func (dp *Deployer) notifying(st *stackfile.Stack, app *stackfile.App, version s
 			dp.Report("notification not delivered: %v", err)
 		}
 	})
-}
-
-// sanitizeTag keeps a version usable as a Nomad version tag name.
-func sanitizeTag(v string) string {
-	out := []rune{}
-	for _, r := range v {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
-			out = append(out, r)
-		default:
-			out = append(out, '-')
-		}
-	}
-	if len(out) == 0 {
-		return "unversioned"
-	}
-	return string(out)
 }

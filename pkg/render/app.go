@@ -13,6 +13,7 @@ import (
 
 	"github.com/hstack-dev/hstack/pkg/appconfig"
 	"github.com/hstack-dev/hstack/pkg/jobhcl"
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 	"github.com/hstack-dev/hstack/pkg/version"
 )
@@ -21,12 +22,12 @@ import (
 // app's own meta (an app may set them itself); the hstack_ ones are
 // reserved.
 const (
-	metaVersion       = "version"
-	metaCommit        = "commit"
-	metaCanary        = "canary"
-	metaHstackVersion = "hstack_version"
-	metaStack         = "hstack_stack"
-	metaStrategy      = "hstack_strategy"
+	metaVersion       = jobmeta.Version
+	metaCommit        = jobmeta.Commit
+	metaCanary        = jobmeta.Canary
+	metaHstackVersion = jobmeta.HstackVersion
+	metaStack         = jobmeta.Stack
+	metaStrategy      = jobmeta.Strategy
 )
 
 // Docker tasks run as nobody: nothing in a web app needs root, and the
@@ -267,7 +268,7 @@ func updateStrategy(app *stackfile.App) *nomadapi.UpdateStrategy {
 		u.MaxParallel = ptr(max(app.Count, 1))
 	}
 	if *u.Canary > 0 {
-		u.AutoPromote = ptr(r.AutoPromote && len(r.Steps) == 0 && len(r.SmokeTests) == 0)
+		u.AutoPromote = ptr(r.NomadPromotes())
 	}
 	return u
 }

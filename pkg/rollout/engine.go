@@ -14,6 +14,8 @@ import (
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
 
 // Verdict is a gate's judgement of the healthy canaries.
@@ -71,7 +73,8 @@ type Result struct {
 	JobVersion   uint64       `json:"job_version"`
 	DeploymentID string       `json:"deployment_id,omitempty"`
 	Inspections  []Inspection `json:"inspections,omitempty"`
-	// Requests counts the Nomad API calls this release made.
+	// Requests counts the Nomad API calls this release made, at the
+	// transport (see pkg/reqcount): true on every path.
 	Requests int `json:"nomad_requests"`
 }
 
@@ -80,8 +83,9 @@ type Result struct {
 // the canaries first.
 func Deploy(ctx context.Context, nomad *nomadapi.Client, job *nomadapi.Job, opts Options) (Result, error) {
 	e := newEngine(nomad, *job.ID, opts)
+	ctx = reqcount.WithCounter(ctx)
 	err := e.run(ctx, job)
-	e.remember()
+	e.end(ctx)
 	return e.res, err
 }
 
@@ -138,13 +142,11 @@ func (e *engine) submitOrAttach(ctx context.Context, job *nomadapi.Job) (*nomada
 func (e *engine) submit(ctx context.Context, job *nomadapi.Job) (*nomadapi.Deployment, bool, error) {
 	wq := (&nomadapi.WriteOptions{}).WithContext(ctx)
 	qo := (&nomadapi.QueryOptions{}).WithContext(ctx)
-	e.res.Requests++
 	plan, _, err := e.nomad.Jobs().Plan(job, true, wq)
 	if err != nil {
 		return nil, false, &ClusterError{Op: "plan", Err: err}
 	}
 	if plan.Diff != nil && plan.Diff.Type == "None" {
-		e.res.Requests += 2
 		cur, _, err := e.nomad.Jobs().Info(*job.ID, qo)
 		if err != nil {
 			return nil, false, &ClusterError{Op: "read job", Err: err}
@@ -163,13 +165,11 @@ func (e *engine) submit(ctx context.Context, job *nomadapi.Job) (*nomadapi.Deplo
 
 	// EnforceIndex: if someone else registers the job between our plan and
 	// this call, fail rather than overwrite their version.
-	e.res.Requests++
 	if _, _, err := e.nomad.Jobs().RegisterOpts(job, &nomadapi.RegisterOptions{
 		EnforceIndex: true, ModifyIndex: plan.JobModifyIndex,
 	}, wq); err != nil {
 		return nil, false, &ClusterError{Op: "register", Err: err}
 	}
-	e.res.Requests++
 	cur, _, err := e.nomad.Jobs().Info(*job.ID, qo)
 	if err != nil {
 		return nil, false, &ClusterError{Op: "read job", Err: err}
@@ -195,7 +195,6 @@ func (e *engine) drive(ctx context.Context, d *nomadapi.Deployment) error {
 			// Nomad would reschedule failing canaries until the progress
 			// deadline; a canary that failed, and whose replacement failed
 			// too, has said enough.
-			e.res.Requests++
 			if _, _, err := e.nomad.Deployments().Fail(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
 				return &ClusterError{Op: "fail deployment", Err: err}
 			}
@@ -263,14 +262,12 @@ func (e *engine) judgeCanaries(ctx context.Context, d *nomadapi.Deployment) erro
 	wq := (&nomadapi.WriteOptions{}).WithContext(ctx)
 	switch {
 	case verdict == Fail:
-		e.res.Requests++
 		if _, _, err := e.nomad.Deployments().Fail(d.ID, wq); err != nil {
 			return &ClusterError{Op: "fail deployment", Err: err}
 		}
 		e.emit(EventFailed, d, "canaries failed: %s", why)
 		return nil
 	case verdict == Pass && e.opts.AutoPromote:
-		e.res.Requests++
 		if _, _, err := e.nomad.Deployments().PromoteAll(d.ID, wq); err != nil {
 			return &ClusterError{Op: "promote", Err: err}
 		}
@@ -299,7 +296,6 @@ func (e *engine) finish(ctx context.Context, d *nomadapi.Deployment) error {
 		}
 		e.res.Outcome = Succeeded
 		if e.opts.Tag != "" {
-			e.res.Requests++
 			desc := e.opts.TagDescription
 			if desc == "" {
 				desc = "released by hstack"
@@ -354,7 +350,6 @@ func (e *engine) finish(ctx context.Context, d *nomadapi.Deployment) error {
 // hasStableVersion tells whether Nomad has a stable version older than
 // failed to revert to; a job's first release has none.
 func (e *engine) hasStableVersion(ctx context.Context, failed uint64) (bool, error) {
-	e.res.Requests++
 	versions, _, _, err := e.nomad.Jobs().Versions(e.res.Job, false, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return false, &ClusterError{Op: "read versions", Err: err}

@@ -24,6 +24,7 @@ const (
 	EventRollingBack    EventType = "rolling-back"     // Nomad is reverting to the last stable version
 	EventRolledBack     EventType = "rolled-back"      // the revert deployment completed
 	EventInspection     EventType = "inspection"       // details of an unhealthy allocation
+	EventTaskEvent      EventType = "task-event"       // why an allocation is in trouble, as it happens
 	EventDeploymentSeen EventType = "deployment"       // the deployment to watch is known
 	EventWarning        EventType = "warning"          // something hstack could not do that does not change the outcome
 )

@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-cleanhttp"
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/reqcount"
 	"github.com/hstack-dev/hstack/pkg/rollout"
 )
 
@@ -36,7 +38,9 @@ func newReleaser(t testing.TB) *releaser {
 		t.Skip("integration test: boots Nomad, Consul, Vault and PostgreSQL")
 	}
 	s := devstacktest.Start(t)
-	nomad, err := s.NomadClient()
+	// The engine counts its requests at the transport, as hstack's own
+	// clients do.
+	nomad, err := nomadapi.NewClient(&nomadapi.Config{Address: s.NomadAddr(), HttpClient: reqcount.Wrap(cleanhttp.DefaultPooledClient())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +305,7 @@ func TestRollingThenCanaryReleases(t *testing.T) {
 		if res.Outcome != rollout.Waiting {
 			t.Fatalf("outcome %s, want waiting", res.Outcome)
 		}
-		pres, err := rollout.Promote(context.Background(), r.nomad, "pingapp", nil)
+		pres, err := rollout.Promote(context.Background(), r.nomad, "pingapp", rollout.Options{})
 		if err != nil || pres.Outcome != rollout.Succeeded {
 			t.Fatalf("promote: %s, %v", pres.Outcome, err)
 		}
@@ -315,14 +319,14 @@ func TestRollingThenCanaryReleases(t *testing.T) {
 		if res.Outcome != rollout.Waiting {
 			t.Fatalf("outcome %s, want waiting", res.Outcome)
 		}
-		ares, err := rollout.Abort(context.Background(), r.nomad, "pingapp", nil)
+		ares, err := rollout.Abort(context.Background(), r.nomad, "pingapp", rollout.Options{})
 		if err != nil || ares.Outcome != rollout.RolledBack {
 			t.Fatalf("abort: %s, %v", ares.Outcome, err)
 		}
 		if got := r.versionsServing(); got["8"] != 2 || len(got) != 1 {
 			t.Fatalf("serving %v, want version 8 only", got)
 		}
-		if _, err := rollout.Promote(context.Background(), r.nomad, "pingapp", nil); !errors.Is(err, rollout.ErrNoActiveDeployment) {
+		if _, err := rollout.Promote(context.Background(), r.nomad, "pingapp", rollout.Options{}); !errors.Is(err, rollout.ErrNoActiveDeployment) {
 			t.Errorf("promote with nothing in flight: %v, want ErrNoActiveDeployment", err)
 		}
 	})
@@ -332,7 +336,7 @@ func TestRollingThenCanaryReleases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := rollout.Rollback(context.Background(), r.nomad, "pingapp", tagged.Version, nil)
+		res, err := rollout.Rollback(context.Background(), r.nomad, "pingapp", rollout.RollbackTo{Version: tagged.Version}, rollout.Options{})
 		if err != nil || res.Outcome != rollout.RolledBack {
 			t.Fatalf("rollback: %s, %v", res.Outcome, err)
 		}

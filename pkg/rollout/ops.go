@@ -8,6 +8,9 @@ import (
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
+	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
 
 // ErrNoActiveDeployment means there is nothing in flight to act on.
@@ -15,16 +18,28 @@ var ErrNoActiveDeployment = errors.New("no active deployment")
 
 // Promote promotes the canaries of job's active deployment and follows it
 // to its end.
-func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (res Result, err error) {
-	e := newEngine(nomad, job, Options{Sink: sink})
-	defer func() { e.remember(); res = e.res }()
+// opts.Sink receives the events; opts.Tag (default: the release tag of the
+// job's meta version) names the version once it succeeds.
+func Promote(ctx context.Context, nomad *nomadapi.Client, job string, opts Options) (res Result, err error) {
+	e := newEngine(nomad, job, opts)
+	ctx = reqcount.WithCounter(ctx)
+	defer func() { e.end(ctx); res = e.res }()
 	cur, err := e.current(ctx)
 	if err != nil {
 		return e.res, err
 	}
-	// A release finished by hand is tagged like one deploy finished.
-	if v := cur.Meta["version"]; v != "" {
-		e.opts.Tag, e.opts.TagDescription = "release-"+v, "promoted by hand with hstack"
+	// A release finished by hand is tagged like one deploy finished: by
+	// the version being released, which for a stepped canary is the
+	// canary's release (the job's own meta is still the stable version's).
+	v := cur.Meta[jobmeta.Version]
+	if r := cur.Meta[jobmeta.CanaryRelease]; r != "" {
+		v = r
+	}
+	if v != "" && e.opts.Tag == "" {
+		e.opts.Tag = jobmeta.ReleaseTag(v)
+	}
+	if e.opts.TagDescription == "" {
+		e.opts.TagDescription = "promoted by hand with hstack"
 	}
 	if group, baseline, ok := stepped(cur); ok {
 		return e.res, e.promoteStepped(ctx, cur, group, baseline)
@@ -36,7 +51,6 @@ func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink)
 	if !hasCanaries(d) || allPromoted(d) {
 		return e.res, fmt.Errorf("deployment %s of %s has no canaries waiting for promotion", short(d.ID), job)
 	}
-	e.res.Requests++
 	if _, _, err := nomad.Deployments().PromoteAll(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
 		return e.res, &ClusterError{Op: "promote", Err: err}
 	}
@@ -49,9 +63,10 @@ func Promote(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink)
 
 // Abort fails job's active deployment; with auto_revert Nomad then restores
 // the last stable version, which Abort follows to its end.
-func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (res Result, err error) {
-	e := newEngine(nomad, job, Options{Sink: sink})
-	defer func() { e.remember(); res = e.res }()
+func Abort(ctx context.Context, nomad *nomadapi.Client, job string, opts Options) (res Result, err error) {
+	e := newEngine(nomad, job, opts)
+	ctx = reqcount.WithCounter(ctx)
+	defer func() { e.end(ctx); res = e.res }()
 	if cur, err := e.current(ctx); err != nil {
 		return e.res, err
 	} else if _, baseline, ok := stepped(cur); ok {
@@ -61,7 +76,6 @@ func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (
 	if err != nil {
 		return e.res, err
 	}
-	e.res.Requests++
 	if _, _, err := nomad.Deployments().Fail(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
 		return e.res, &ClusterError{Op: "fail deployment", Err: err}
 	}
@@ -72,14 +86,24 @@ func Abort(ctx context.Context, nomad *nomadapi.Client, job string, sink Sink) (
 	return e.res, e.finish(ctx, d)
 }
 
-// Rollback reverts job to version (or, when version is nil, to the newest
-// stable version older than the current one) and follows the revert's
+// RollbackTo names the version a rollback returns to: a job version, a
+// version tag, or (both empty) the newest stable version older than the
+// current one.
+type RollbackTo struct {
+	Version *uint64
+	Tag     string
+}
+
+// ErrNoSuchVersion means a rollback's target is not in Nomad's history.
+var ErrNoSuchVersion = errors.New("no such version")
+
+// Rollback reverts job to the version to names and follows the revert's
 // deployment. EnforcePriorVersion makes the revert fail rather than undo a
 // version someone registered in the meantime.
-func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *uint64, sink Sink) (res Result, err error) {
-	e := newEngine(nomad, job, Options{Sink: sink})
-	defer func() { e.remember(); res = e.res }()
-	e.res.Requests++
+func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, to RollbackTo, opts Options) (res Result, err error) {
+	e := newEngine(nomad, job, opts)
+	ctx = reqcount.WithCounter(ctx)
+	defer func() { e.end(ctx); res = e.res }()
 	versions, _, _, err := nomad.Jobs().Versions(job, false, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return e.res, &ClusterError{Op: "read versions", Err: err}
@@ -88,11 +112,10 @@ func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *
 		return e.res, fmt.Errorf("job %s has no versions", job)
 	}
 	current := *versions[0].Version // newest first
-	target, err := rollbackTarget(versions, version)
+	target, err := RollbackTarget(versions, to)
 	if err != nil {
 		return e.res, err
 	}
-	e.res.Requests++
 	if _, _, err := nomad.Jobs().Revert(job, target, &current, (&nomadapi.WriteOptions{}).WithContext(ctx), "", ""); err != nil {
 		return e.res, &ClusterError{Op: "revert", Err: err}
 	}
@@ -111,7 +134,6 @@ func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *
 			return e.res, err
 		}
 		if !terminal(d) && !crashLooping(d) && !allPromoted(d) {
-			e.res.Requests++
 			if _, _, err := nomad.Deployments().PromoteAll(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
 				return e.res, &ClusterError{Op: "promote", Err: err}
 			}
@@ -134,25 +156,40 @@ func Rollback(ctx context.Context, nomad *nomadapi.Client, job string, version *
 	return e.res, nil
 }
 
-func rollbackTarget(versions []*nomadapi.Job, want *uint64) (uint64, error) {
+// RollbackTarget picks the version to revert to from versions, newest
+// first.
+func RollbackTarget(versions []*nomadapi.Job, to RollbackTo) (uint64, error) {
 	current := *versions[0].Version
-	if want != nil {
-		if *want == current {
-			return 0, fmt.Errorf("version %d is the current version", *want)
-		}
+	switch {
+	case to.Version != nil && to.Tag != "":
+		return 0, errors.New("a version and a tag name the same thing: give one")
+	case to.Tag != "":
 		for _, v := range versions {
-			if *v.Version == *want {
-				return *want, nil
+			if v.VersionTag != nil && v.VersionTag.Name == to.Tag {
+				if *v.Version == current {
+					return 0, fmt.Errorf("tag %s is on the current version (%d)", to.Tag, current)
+				}
+				return *v.Version, nil
 			}
 		}
-		return 0, fmt.Errorf("no version %d (Nomad keeps a limited history; see `hstack history`)", *want)
+		return 0, fmt.Errorf("%w: no version tagged %s (see `hstack history`)", ErrNoSuchVersion, to.Tag)
+	case to.Version != nil:
+		if *to.Version == current {
+			return 0, fmt.Errorf("version %d is the current version", *to.Version)
+		}
+		for _, v := range versions {
+			if *v.Version == *to.Version {
+				return *to.Version, nil
+			}
+		}
+		return 0, fmt.Errorf("%w: no version %d (Nomad keeps a limited history; see `hstack history`)", ErrNoSuchVersion, *to.Version)
 	}
 	for _, v := range versions[1:] {
 		if v.Stable != nil && *v.Stable {
 			return *v.Version, nil
 		}
 	}
-	return 0, fmt.Errorf("no stable version older than %d to roll back to", current)
+	return 0, fmt.Errorf("%w: no stable version older than %d to roll back to", ErrNoSuchVersion, current)
 }
 
 // Version is one line of `hstack history`.
@@ -194,7 +231,7 @@ func History(ctx context.Context, nomad *nomadapi.Client, job string) ([]Version
 		if v.SubmitTime != nil {
 			h.Submitted = time.Unix(0, *v.SubmitTime).UTC()
 		}
-		h.AppVersion = v.Meta["version"]
+		h.AppVersion = v.Meta[jobmeta.Version]
 		if v.VersionTag != nil {
 			h.Tag = v.VersionTag.Name
 		}
@@ -232,7 +269,7 @@ func CurrentStatus(ctx context.Context, nomad *nomadapi.Client, job string) (Sta
 	if err != nil {
 		return Status{}, &ClusterError{Op: "read job", Err: err}
 	}
-	st := Status{Job: job, JobVersion: *j.Version, AppVersion: j.Meta["version"], Strategy: j.Meta["hstack_strategy"]}
+	st := Status{Job: job, JobVersion: *j.Version, AppVersion: j.Meta[jobmeta.Version], Strategy: j.Meta[jobmeta.Strategy]}
 	d, _, err := nomad.Jobs().LatestDeployment(job, q)
 	if err != nil {
 		return st, &ClusterError{Op: "read deployment", Err: err}
@@ -254,12 +291,11 @@ func newEngine(nomad *nomadapi.Client, job string, opts Options) *engine {
 		opts.DeploymentTimeout = time.Minute
 	}
 	e := &engine{nomad: nomad, opts: opts, res: Result{Job: job}}
-	e.w = &watcher{nomad: nomad, sink: opts.Sink, job: job, requests: &e.res.Requests}
+	e.w = &watcher{nomad: nomad, sink: opts.Sink, job: job, reasons: map[string]bool{}}
 	return e
 }
 
 func (e *engine) current(ctx context.Context) (*nomadapi.Job, error) {
-	e.res.Requests++
 	j, _, err := e.nomad.Jobs().Info(e.res.Job, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, &ClusterError{Op: "read job", Err: err}
@@ -269,7 +305,6 @@ func (e *engine) current(ctx context.Context) (*nomadapi.Job, error) {
 
 // active returns job's running deployment.
 func (e *engine) active(ctx context.Context) (*nomadapi.Deployment, error) {
-	e.res.Requests++
 	d, _, err := e.nomad.Jobs().LatestDeployment(e.res.Job, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, &ClusterError{Op: "read deployment", Err: err}

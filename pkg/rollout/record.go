@@ -11,6 +11,8 @@ import (
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
 
 // Nomad forgets deployments: its deployment GC reaps terminal ones after
@@ -36,12 +38,19 @@ type recordedOutcome struct {
 	Description string `json:"description,omitempty"`
 }
 
+// end records the outcomes and the request count of an operation.
+func (e *engine) end(ctx context.Context) {
+	e.remember(ctx)
+	e.res.Requests = reqcount.Count(ctx)
+}
+
 // remember records the outcomes of the job's finished deployments. It is
 // best-effort: a failure is reported as a note and never changes the
 // operation's result.
-func (e *engine) remember() {
-	// Its own deadline: the operation's context may be why we are ending.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (e *engine) remember(ctx context.Context) {
+	// Its own deadline: the operation's context may be why we are ending
+	// (cancelled), but its request counter still counts.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := e.record(ctx); err != nil {
 		e.emit(EventWarning, nil, "could not record deployment outcomes in Nomad variable %s: %v", ReleasesVariable(e.res.Job), err)
@@ -53,13 +62,11 @@ func (e *engine) record(ctx context.Context) error {
 		return nil
 	}
 	q := (&nomadapi.QueryOptions{}).WithContext(ctx)
-	e.res.Requests++
 	deps, _, err := e.nomad.Jobs().Deployments(e.res.Job, true, q)
 	if err != nil {
 		return err
 	}
 	path := ReleasesVariable(e.res.Job)
-	e.res.Requests++
 	v, _, err := e.nomad.Variables().Read(path, q)
 	switch {
 	case errors.Is(err, nomadapi.ErrVariablePathNotFound):
@@ -91,7 +98,6 @@ func (e *engine) record(ctx context.Context) error {
 		return nil
 	}
 	trimRecorded(v.Items)
-	e.res.Requests++
 	wq := (&nomadapi.WriteOptions{}).WithContext(ctx)
 	// Check-and-set: a concurrent hstack run recording the same job must
 	// not lose this write silently; the next operation records again.

@@ -3,11 +3,15 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
+	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
 
 // Stepped canaries. Nomad cannot grow a canary set in place (nomad#11822):
@@ -22,13 +26,13 @@ import (
 
 // Meta keys on the job versions a stepped release registers.
 const (
-	MetaCanaryRelease  = "hstack_canary_release"
-	MetaCanaryBaseline = "hstack_canary_baseline"
-	MetaCanaryStep     = "hstack_canary_step"
+	MetaCanaryRelease  = jobmeta.CanaryRelease
+	MetaCanaryBaseline = jobmeta.CanaryBaseline
+	MetaCanaryStep     = jobmeta.CanaryStep
 )
 
 // CanarySuffix names the canary task group.
-const CanarySuffix = "-canary"
+const CanarySuffix = jobmeta.CanarySuffix
 
 // Step is one stage of a stepped canary.
 type Step struct {
@@ -43,15 +47,18 @@ type Step struct {
 // in-flight canary.
 func DeploySteps(ctx context.Context, nomad *nomadapi.Client, job *nomadapi.Job, group, release string, steps []Step, opts Options) (Result, error) {
 	e := newEngine(nomad, *job.ID, opts)
+	ctx = reqcount.WithCounter(ctx)
 	err := e.steps(ctx, job, group, release, steps)
-	e.remember()
+	e.end(ctx)
 	return e.res, err
 }
 
 func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release string, steps []Step) error {
 	q := (&nomadapi.QueryOptions{}).WithContext(ctx)
-	e.res.Requests++
 	cur, _, err := e.nomad.Jobs().Info(*job.ID, q)
+	if err != nil && !notFound(err) {
+		return &ClusterError{Op: "read job", Err: err}
+	}
 	if err != nil {
 		// First release: there is no stable version to compare a canary with.
 		e.emit(EventSubmitted, nil, "first release of %s: no stable version to run canaries beside; deploying directly", *job.ID)
@@ -73,15 +80,17 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 		if findGroup(job, group) == nil {
 			return fmt.Errorf("job %s has no task group %q", *job.ID, group)
 		}
-		e.res.Requests++
-		if d, _, err := e.nomad.Jobs().LatestDeployment(*job.ID, q); err == nil && d != nil && !terminal(d) {
+		d, _, err := e.nomad.Jobs().LatestDeployment(*job.ID, q)
+		if err != nil {
+			return &ClusterError{Op: "read deployment", Err: err}
+		}
+		if d != nil && !terminal(d) {
 			// A killed run may have left its final promotion running:
 			// if that is exactly this release, follow it.
 			final, err := promoted(job)
 			if err != nil {
 				return err
 			}
-			e.res.Requests++
 			plan, _, perr := e.nomad.Jobs().Plan(final, true, (&nomadapi.WriteOptions{}).WithContext(ctx))
 			if perr == nil && plan.Diff != nil && plan.Diff.Type == "None" {
 				e.res.JobVersion, e.res.DeploymentID = d.JobVersion, d.ID
@@ -118,10 +127,10 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 			return err
 		}
 		// A canary step is not a version to fall back to: Nomad's
-		// auto_revert must never land on a job with a canary group.
-		e.res.Requests++
+		// auto_revert must never land on a job with a canary group, so a
+		// failure to say so stops the release.
 		if _, _, err := e.nomad.Jobs().Stable(*job.ID, d.JobVersion, false, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
-			return fmt.Errorf("step %d: marking job version %d not stable: %w", i+1, d.JobVersion, err)
+			return &ClusterError{Op: "mark canary step unstable", Err: err}
 		}
 		if d.Status != nomadapi.DeploymentStatusSuccessful {
 			e.inspectInto(ctx, d)
@@ -191,8 +200,8 @@ func (e *engine) promoteStepped(ctx context.Context, cur *nomadapi.Job, group st
 	name := group
 	cg.Name, cg.Count, cg.Update, cg.Scaling = &name, sg.Count, sg.Update, sg.Scaling
 	for _, svc := range allServices(cg) {
-		svc.Tags = withoutTag(svc.Tags, "canary")
-		delete(svc.Meta, "canary")
+		svc.Tags = withoutTag(svc.Tags, jobmeta.Canary)
+		delete(svc.Meta, jobmeta.Canary)
 	}
 	var groups []*nomadapi.TaskGroup
 	for _, tg := range next.TaskGroups {
@@ -259,13 +268,11 @@ func (e *engine) register(ctx context.Context, job *nomadapi.Job) (*nomadapi.Dep
 // stable group is unchanged, so its allocations are untouched) and follows
 // the revert.
 func (e *engine) revertTo(ctx context.Context, baseline uint64) error {
-	e.res.Requests++
 	cur, _, err := e.nomad.Jobs().Info(e.res.Job, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return &ClusterError{Op: "read job", Err: err}
 	}
 	e.emit(EventRollingBack, nil, "reverting to version %d", baseline)
-	e.res.Requests++
 	if _, _, err := e.nomad.Jobs().Revert(e.res.Job, baseline, cur.Version, (&nomadapi.WriteOptions{}).WithContext(ctx), "", ""); err != nil {
 		return &ClusterError{Op: "revert", Err: err}
 	}
@@ -298,7 +305,6 @@ func (e *engine) inspectInto(ctx context.Context, d *nomadapi.Deployment) {
 }
 
 func (e *engine) version(ctx context.Context, v uint64) (*nomadapi.Job, error) {
-	e.res.Requests++
 	versions, _, _, err := e.nomad.Jobs().Versions(e.res.Job, false, (&nomadapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, &ClusterError{Op: "read versions", Err: err}
@@ -339,14 +345,14 @@ func withCanaryGroup(stable, next *nomadapi.Job, group string, count int) (*noma
 	cg.Scaling = nil
 	for _, svc := range allServices(cg) {
 		svc.Tags = append(append([]string{}, svc.Tags...), svc.CanaryTags...)
-		svc.Tags = appendMissing(svc.Tags, "canary")
+		svc.Tags = appendMissing(svc.Tags, jobmeta.Canary)
 		if svc.Meta == nil {
 			svc.Meta = map[string]string{}
 		}
 		for k, v := range svc.CanaryMeta {
 			svc.Meta[k] = v
 		}
-		svc.Meta["canary"] = "true"
+		svc.Meta[jobmeta.Canary] = "true"
 	}
 	out.TaskGroups = append(out.TaskGroups, cg)
 	if out.Meta == nil {
@@ -431,4 +437,14 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// notFound tells a missing object (Nomad's 404) from a failure to ask.
+func notFound(err error) bool {
+	var ue nomadapi.UnexpectedResponseError
+	if errors.As(err, &ue) {
+		return ue.StatusCode() == 404
+	}
+	var up *nomadapi.UnexpectedResponseError
+	return errors.As(err, &up) && up.StatusCode() == 404
 }

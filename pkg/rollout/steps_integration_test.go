@@ -111,7 +111,7 @@ func TestSteppedCanary(t *testing.T) {
 			"pingapp", "v5", []rollout.Step{{Canary: 1}}, rollout.Options{}); err == nil {
 			t.Error("a second release started over a paused canary")
 		}
-		pres, err := rollout.Promote(context.Background(), r.nomad, "pingapp", nil)
+		pres, err := rollout.Promote(context.Background(), r.nomad, "pingapp", rollout.Options{})
 		if err != nil || pres.Outcome != rollout.Succeeded {
 			t.Fatalf("promote: %s %v", pres.Outcome, err)
 		}

@@ -20,14 +20,8 @@ type watcher struct {
 	nomad *nomadapi.Client
 	sink  Sink
 	job   string
-	// requests counts Nomad API calls, for the benchmark.
-	requests *int
-}
-
-func (w *watcher) count() {
-	if w.requests != nil {
-		*w.requests++
-	}
+	// reasons already reported (watchReasons), for the whole release.
+	reasons map[string]bool
 }
 
 // deploymentFor waits until Nomad has created the deployment for the given
@@ -39,13 +33,12 @@ func (w *watcher) deploymentFor(ctx context.Context, version uint64, timeout tim
 	var index uint64
 	for {
 		q := (&nomadapi.QueryOptions{WaitIndex: index, WaitTime: blockingWait}).WithContext(ctx)
-		w.count()
 		deps, meta, err := w.nomad.Jobs().Deployments(w.job, false, q)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("no deployment for %s version %d within %v", w.job, version, timeout)
 			}
-			return nil, err
+			return nil, &ClusterError{Op: "read deployments", Err: err}
 		}
 		for _, d := range deps {
 			if d.JobVersion == version {
@@ -59,18 +52,18 @@ func (w *watcher) deploymentFor(ctx context.Context, version uint64, timeout tim
 // until follows deployment id, emitting progress whenever its counts or
 // status change, and returns it once done(d) is true.
 func (w *watcher) until(ctx context.Context, id string, done func(*nomadapi.Deployment) bool) (*nomadapi.Deployment, error) {
+	defer w.watchReasons(ctx, id)()
 	var index uint64
 	var last []GroupStatus
 	var lastStatus string
 	for {
 		q := (&nomadapi.QueryOptions{WaitIndex: index, WaitTime: blockingWait}).WithContext(ctx)
-		w.count()
 		d, meta, err := w.nomad.Deployments().Info(id, q)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, err
+			return nil, &ClusterError{Op: "read deployment", Err: err}
 		}
 		g := groupsOf(d)
 		if !reflect.DeepEqual(g, last) || d.Status != lastStatus {
@@ -128,13 +121,12 @@ func (w *watcher) oldAllocationsGone(ctx context.Context, version uint64) error 
 	var index uint64
 	for {
 		q := (&nomadapi.QueryOptions{WaitIndex: index, WaitTime: blockingWait}).WithContext(ctx)
-		w.count()
 		allocs, meta, err := w.nomad.Jobs().Allocations(w.job, false, q)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return err
+			return &ClusterError{Op: "read allocations", Err: err}
 		}
 		old := 0
 		for _, a := range allocs {

@@ -230,10 +230,6 @@ func (d *decoder) validateRollout(s *Stack, a *App, r *Rollout) {
 				"A rolling rollout replaces instances in place and starts no canaries. Set strategy = \"canary\" (or \"blue-green\"), or remove canary.")
 		}
 		r.Canary = 0
-		if len(r.Steps) > 0 {
-			d.errorf(r.Steps[0].DeclRange, "Steps without canary strategy",
-				"Rollout steps scale canaries, so they need strategy = \"canary\"; this rollout's strategy is %q.", r.Strategy)
-		}
 		if r.LoadTest != nil {
 			d.errorf(r.LoadTest.DeclRange, "Load test without canaries",
 				"A load test feeds traffic to canaries while they are judged; a rolling rollout has none. Set strategy = \"canary\" or \"blue-green\", or remove load_test.")
@@ -256,6 +252,10 @@ func (d *decoder) validateRollout(s *Stack, a *App, r *Rollout) {
 				"A blue-green rollout starts a complete new set, so canary is always the app's count (%d, from %s); remove canary or set it to %d.", a.Count, countAt, a.Count)
 		}
 		r.Canary = a.Count
+	}
+	if len(r.Steps) > 0 && r.Strategy != StrategyCanary {
+		d.errorf(r.Steps[0].DeclRange, "Steps without canary strategy",
+			"Rollout steps scale canaries, so they need strategy = \"canary\"; this rollout's strategy is %q.", r.Strategy)
 	}
 
 	analyses := names(r.Analyses, func(x *Analysis) string { return x.Name })

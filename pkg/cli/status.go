@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hstack-dev/hstack/pkg/rollout"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show each app's live deployment: version, strategy, per-group counts, Nomad UI link",
+		ArgsUsage: "[APP...]",
+		Flags:     stackFlags(),
+		Action:    statusAction,
+	}
+}
+
+func statusAction(c *cli.Context) error {
+	names := c.Args().Slice()
+	if len(names) == 0 {
+		st, err := loadStack(c)
+		if err != nil {
+			return err
+		}
+		for _, a := range st.Apps {
+			names = append(names, a.Name)
+		}
+	}
+	nc, err := nomadClient(c)
+	if err != nil {
+		return err
+	}
+	out := OutputFromContext(c)
+	for _, n := range names {
+		s, err := rollout.CurrentStatus(c.Context, nc, n)
+		if err != nil {
+			return &ExitError{Code: ExitUnreachable, Err: err}
+		}
+		link := ""
+		if s.DeploymentID != "" {
+			link = fmt.Sprintf("%s/ui/jobs/%s/deployments", nc.Address(), n)
+		}
+		if out.JSON {
+			if err := out.Emit(struct {
+				rollout.Status
+				UI string `json:"ui,omitempty"`
+			}{s, link}, ""); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(out.Stdout, "%s  version %s (job v%s)  strategy %s\n", out.Bold(n), orDash(s.AppVersion), strconv.FormatUint(s.JobVersion, 10), orDash(s.Strategy))
+		if s.DeploymentID != "" {
+			fmt.Fprintf(out.Stdout, "  deployment %s  %s: %s\n", shortID(s.DeploymentID), s.Status, s.Description)
+			tw := tabwriter.NewWriter(out.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  GROUP\tDESIRED\tPLACED\tHEALTHY\tUNHEALTHY\tCANARIES")
+			for _, g := range s.Groups {
+				fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d/%d\n", g.Name, g.Desired, g.Placed, g.Healthy, g.Unhealthy, g.Canaries, g.DesiredCanaries)
+			}
+			tw.Flush()
+			if len(s.Gate) > 0 {
+				fmt.Fprintln(out.Stdout, "  gate:")
+				for _, l := range s.Gate {
+					fmt.Fprintf(out.Stdout, "    %s\n", l)
+				}
+			}
+			fmt.Fprintf(out.Stdout, "  %s\n", link)
+		}
+		writeScalingStatus(c.Context, out.Stdout, nc, n)
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
