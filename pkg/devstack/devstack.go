@@ -54,6 +54,9 @@ type Options struct {
 	DatabaseRoles []string
 	// Timeout bounds the wait for each component to become healthy.
 	Timeout time.Duration
+	// VaultRaft runs Vault on integrated storage (Raft), as production
+	// does, instead of in memory: Vault's snapshot API needs it.
+	VaultRaft bool
 }
 
 // state is what a later `dev status` or `dev down` needs. It holds secrets,
@@ -90,6 +93,7 @@ type Stack struct {
 	// vaultAdminPassword is handed to Vault once, then rotated by it.
 	vaultAdminPassword string
 	timeout            time.Duration
+	vaultRaft          bool
 }
 
 const stateFile = "state.json"
@@ -200,7 +204,7 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 		}
 	}
 
-	s := &Stack{Dir: dir, out: out, timeout: timeout}
+	s := &Stack{Dir: dir, out: out, timeout: timeout, vaultRaft: opts.VaultRaft}
 	if opts.Ports != nil {
 		s.Ports = *opts.Ports
 	} else {
