@@ -17,6 +17,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
 	"github.com/hstack-dev/hstack/pkg/snapshot"
 )
@@ -72,7 +73,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: boots Nomad, Consul, Vault and PostgreSQL")
 	}
-	s := devstacktest.Start(t)
+	s := devstacktest.Start(t, func(o *devstack.Options) { o.VaultRaft = true })
 	isolateStackEnv(t)
 	t.Setenv("NOMAD_ADDR", s.NomadAddr())
 	t.Setenv("CONSUL_HTTP_ADDR", s.ConsulAddr())

@@ -97,13 +97,19 @@ func (s *Stack) consulSecure(b *hclwrite.Body) {
 func (s *Stack) vaultConfig() *hclwrite.File {
 	f := hclwrite.NewEmptyFile()
 	b := f.Body()
-	// Integrated storage (Raft), as in production, so that `hstack
-	// snapshot` works here too. Its directory is wiped on every start, so
-	// the dev stack's Vault is still rebuilt and re-wired each time and no
-	// unseal keys outlive it.
-	st := b.AppendNewBlock("storage", []string{"raft"}).Body()
-	st.SetAttributeValue("path", cty.StringVal(s.path(Vault, "raft")))
-	st.SetAttributeValue("node_id", cty.StringVal("hstack-dev"))
+	if s.vaultRaft {
+		// Integrated storage (Raft), as in production, so that `hstack
+		// snapshot` works here too. Its directory is wiped on every start,
+		// so Vault is still rebuilt and re-wired each time and no unseal
+		// keys outlive it.
+		st := b.AppendNewBlock("storage", []string{"raft"}).Body()
+		st.SetAttributeValue("path", cty.StringVal(s.path(Vault, "raft")))
+		st.SetAttributeValue("node_id", cty.StringVal("hstack-dev"))
+	} else {
+		// In-memory storage: the dev stack's Vault is rebuilt and re-wired
+		// on every start, so no unseal keys outlive it.
+		b.AppendNewBlock("storage", []string{"inmem"})
+	}
 	l := b.AppendNewBlock("listener", []string{"tcp"}).Body()
 	l.SetAttributeValue("address", cty.StringVal(loopback(s.Ports.VaultAPI)))
 	l.SetAttributeValue("cluster_address", cty.StringVal(loopback(s.Ports.VaultCluster)))

@@ -59,6 +59,9 @@ type Options struct {
 	// from a throwaway CA; Consul gossip encryption; Nomad RPC TLS; a
 	// Vault file audit device.
 	Secure bool
+	// VaultRaft runs Vault on integrated storage (Raft), as production
+	// does, instead of in memory: Vault's snapshot API needs it.
+	VaultRaft bool
 }
 
 // state is what a later `dev status` or `dev down` needs. It holds secrets,
@@ -112,6 +115,7 @@ type Stack struct {
 	// ("nomad-server", "nomad-client"), between bootstrap and the agents'
 	// configs (secure only).
 	agentConsulTokens map[string]string
+	vaultRaft         bool
 }
 
 const stateFile = "state.json"
@@ -229,7 +233,7 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 		}
 	}
 
-	s := &Stack{Dir: dir, out: out, timeout: timeout}
+	s := &Stack{Dir: dir, out: out, timeout: timeout, vaultRaft: opts.VaultRaft}
 	s.state.Secure = opts.Secure
 	if opts.Ports != nil {
 		s.Ports = *opts.Ports
