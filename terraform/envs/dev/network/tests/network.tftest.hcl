@@ -1,4 +1,6 @@
 mock_provider "aws" {
+  source = "../../../mocks"
+
   mock_data "aws_availability_zones" {
     defaults = {
       names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
