@@ -27,7 +27,7 @@ run "three_azs_and_three_tiers" {
   command = apply
 
   assert {
-    condition     = output.availability_zones == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    condition     = output.availability_zones == tolist(["eu-west-1a", "eu-west-1b", "eu-west-1c"])
     error_message = "The network spans the first three AZs of the region, in order."
   }
   assert {
