@@ -27,13 +27,10 @@ resource "aws_kms_alias" "state" {
   target_key_id = aws_kms_key.state.key_id
 }
 
+# Not force_destroy: AWS refuses to delete the bucket while it holds state.
 # trivy:ignore:AVD-AWS-0089 Access to state is audited by CloudTrail data events in the account baseline; a log bucket per state bucket would only duplicate it.
 resource "aws_s3_bucket" "state" {
   bucket = local.bucket
-
-  lifecycle {
-    prevent_destroy = true
-  }
 }
 
 resource "aws_s3_bucket_versioning" "state" {

@@ -1,6 +1,6 @@
 output "state_bucket" {
   description = "S3 bucket of the environments' state."
-  value       = aws_s3_bucket.state.id
+  value       = aws_s3_bucket.state.bucket
 }
 
 output "lock_table" {
@@ -16,7 +16,7 @@ output "kms_key_arn" {
 output "backend_config" {
   description = "Contents of terraform/envs/<env>/backend.hcl: the partial S3 backend configuration every layer of an environment is initialised with."
   value       = <<-EOT
-    bucket         = "${aws_s3_bucket.state.id}"
+    bucket         = "${aws_s3_bucket.state.bucket}"
     region         = "${var.region}"
     dynamodb_table = "${aws_dynamodb_table.lock.name}"
     kms_key_id     = "${aws_kms_key.state.arn}"

@@ -1,4 +1,6 @@
 mock_provider "aws" {
+  source = "../mocks"
+
   mock_data "aws_caller_identity" {
     defaults = {
       account_id = "123456789012"

@@ -1,4 +1,6 @@
 mock_provider "aws" {
+  source = "../../mocks"
+
   mock_data "aws_route53_zone" {
     defaults = {
       zone_id = "Z0123456789ABCDEFGHIJ"

@@ -1,7 +1,9 @@
 # Every instance hstack runs comes from this module: IMDSv2 only, encrypted
 # root volumes, no SSH, no public API, rolling refresh on a new AMI.
 
-mock_provider "aws" {}
+mock_provider "aws" {
+  source = "../../mocks"
+}
 
 variables {
   name                  = "hstack-test-server"
@@ -61,7 +63,7 @@ run "asg_refreshes_rolling_and_tags_for_auto_join" {
     error_message = "One instance type: a plain launch template, no mixed policy."
   }
   assert {
-    condition     = length(aws_autoscaling_group.this.target_group_arns) == 2
+    condition     = length(aws_lb_target_group.this) == 2 && alltrue([for tg in aws_lb_target_group.this : contains(aws_autoscaling_group.this.target_group_arns, tg.arn)])
     error_message = "The ASG registers in the internal load balancer's two target groups."
   }
 }

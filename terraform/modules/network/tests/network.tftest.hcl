@@ -1,4 +1,6 @@
 mock_provider "aws" {
+  source = "../../mocks"
+
   mock_data "aws_availability_zones" {
     defaults = {
       names = ["eu-west-1c", "eu-west-1a", "eu-west-1b", "eu-west-1d"]
@@ -25,7 +27,7 @@ run "three_azs_and_three_tiers" {
   command = apply
 
   assert {
-    condition     = output.availability_zones == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    condition     = output.availability_zones == tolist(["eu-west-1a", "eu-west-1b", "eu-west-1c"])
     error_message = "The network spans the first three AZs of the region, in order."
   }
   assert {

@@ -1,4 +1,6 @@
 mock_provider "aws" {
+  source = "../../../mocks"
+
   mock_data "aws_route53_zone" {
     defaults = {
       zone_id = "Z0123456789ABCDEFGHIJ"
@@ -22,7 +24,9 @@ mock_provider "aws" {
   }
   mock_resource "aws_lb" {
     defaults = {
+      arn      = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/hstack/0123456789abcdef"
       dns_name = "internal-hstack-dev.eu-west-1.elb.amazonaws.com"
+      zone_id  = "Z2IFOLAFXWLO4F"
     }
   }
 }

@@ -1,4 +1,6 @@
 mock_provider "aws" {
+  source = "../../../mocks"
+
   mock_data "aws_availability_zones" {
     defaults = {
       names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
@@ -20,7 +22,7 @@ run "network_outputs" {
   command = apply
 
   assert {
-    condition     = output.vpc_cidr_block == "10.30.0.0/16" && output.availability_zones == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    condition     = output.vpc_cidr_block == "10.30.0.0/16" && output.availability_zones == tolist(["eu-west-1a", "eu-west-1b", "eu-west-1c"])
     error_message = "The dev VPC is 10.30.0.0/16 over three AZs."
   }
   assert {

@@ -1,4 +1,6 @@
 mock_provider "aws" {
+  source = "../../../mocks"
+
   mock_resource "aws_rds_cluster" {
     defaults = {
       endpoint        = "hstack-prod-aurora.cluster-c0ffee.eu-west-1.rds.amazonaws.com"
