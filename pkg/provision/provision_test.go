@@ -394,8 +394,8 @@ func TestShellcheck(t *testing.T) {
 // validateVault asks the real Vault to load the rendered config: it parses
 // it, opens the Raft storage, configures the seal and binds the listeners,
 // then exits (`vault server -test-verify-only`, a hidden flag Vault's own
-// tests use; `vault operator diagnose` wants a running Vault or the
-// network for several of its checks). The awskms seal asks KMS for its key
+// tests use, chosen over `vault operator diagnose`, whose checks include
+// the seal's and storage's reachability). The awskms seal asks KMS for its key
 // while it is configured: kms, when set, stands in for KMS on loopback
 // (AWS_KMS_ENDPOINT) and must have been asked for the rendered key.
 func validateVault(t *testing.T, e *env, root string, kms *fakeKMS) {
