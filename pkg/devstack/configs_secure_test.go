@@ -21,8 +21,8 @@ func TestSecureConfigs(t *testing.T) {
 		got  string
 		want []string
 	}{
-		"consul": {text(s.consulConfig()), []string{`encrypt`, `default_policy           = "deny"`, `verify_incoming = true`, `verify_server_hostname = true`, `https    = 8500`, `http     = -1`}},
-		"vault":  {text(s.vaultConfig()), []string{`tls_cert_file`, `api_addr      = "https://127.0.0.1:8200"`}},
+		"consul":       {text(s.consulConfig()), []string{`encrypt`, `default_policy           = "deny"`, `verify_incoming = true`, `verify_server_hostname = true`, `https    = 8500`, `http     = -1`}},
+		"vault":        {text(s.vaultConfig()), []string{`tls_cert_file`, `api_addr      = "https://127.0.0.1:8200"`}},
 		"nomad server": {text(s.nomadServerConfig()), []string{`encrypt`, `rpc                    = true`, `verify_server_hostname = true`, `token      = "srv-token"`, `ssl        = true`, `address               = "https://127.0.0.1:8200"`, `task_identity {`, `aud = ["consul.io"]`}},
 		"nomad client": {text(s.nomadClientConfig()), []string{`token      = "cli-token"`, `enabled = true`, `ca_file`}},
 	} {
