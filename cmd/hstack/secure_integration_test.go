@@ -159,6 +159,13 @@ func TestSecureReleasePath(t *testing.T) {
 	})
 
 	t.Run("release path with deployer and hstack-admin tokens", func(t *testing.T) {
+		// The platform team's step: roles for the stack's jobs (each app's
+		// database service and KV, the ingress, monitoring), with Vault's
+		// root token; Nomad's and Consul's management tokens come from KV.
+		admin := withTokens("", "", s.VaultToken())
+		if out, code := run(admin, append([]string{"bootstrap", "acl"}, ex.args...)...); code != 0 {
+			t.Fatalf("bootstrap acl exited %d:\n%s", code, out)
+		}
 		rendered := filepath.Join(s.Dir, "rendered")
 		if out, code := run(deployer, append(append([]string{"render"}, ex.args...), "-o", rendered)...); code != 0 {
 			t.Fatalf("render exited %d:\n%s", code, out)

@@ -162,6 +162,8 @@ job "pingapp" {
         env         = false
       }
 
+      consul {}
+
       resources {
         cpu        = 500
         memory     = 256

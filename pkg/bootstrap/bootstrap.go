@@ -128,6 +128,10 @@ type App struct {
 	DatabaseService string
 	// KVPrefix is the app's configuration folder in Consul KV.
 	KVPrefix string
+	// Policy, when set, is the Consul policy the job's role gets instead
+	// of one from the app template (e.g. "ingress", "prometheus" for the
+	// infrastructure jobs).
+	Policy string
 }
 
 // appPolicy fills in the consul/app.hcl template for a.
@@ -181,6 +185,9 @@ type Options struct {
 	Nomad  *clients.NomadConfig
 	// Apps get a Consul policy and role each (app-<job>).
 	Apps []App
+	// NomadJWKS, when set, makes Consul trust Nomad's workload identities
+	// for tasks (auth method nomad-workloads and its binding rules).
+	NomadJWKS *JWKS
 }
 
 // Run bootstraps all three products in the order their dependencies need:

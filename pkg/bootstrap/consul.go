@@ -50,7 +50,9 @@ func Consul(ctx context.Context, o Options, res *Result) error {
 			continue
 		}
 		for _, a := range o.Apps {
-			want = append(want, Policy{Name: "app-" + a.Job, Rules: appPolicy(p.Rules, a)})
+			if a.Policy == "" {
+				want = append(want, Policy{Name: "app-" + a.Job, Rules: appPolicy(p.Rules, a)})
+			}
 		}
 	}
 	names := map[string]bool{}
@@ -76,6 +78,20 @@ func Consul(ctx context.Context, o Options, res *Result) error {
 			res.add(Change{Product: "consul", Kind: "policy", Name: p.Name, Action: Unchanged})
 		}
 		if err := consulRole(acl, p.Name, q, w, res); err != nil {
+			return err
+		}
+	}
+	// Jobs bound to an existing policy (the ingress, monitoring) get a role
+	// app-<job> linking it.
+	for _, a := range o.Apps {
+		if a.Policy != "" {
+			if err := consulRoleFor(acl, "app-"+a.Job, a.Policy, q, w, res); err != nil {
+				return err
+			}
+		}
+	}
+	if o.NomadJWKS != nil {
+		if err := consulAuthMethod(acl, *o.NomadJWKS, q, w, res); err != nil {
 			return err
 		}
 	}
@@ -135,18 +151,23 @@ func consulManagement(ctx context.Context, o Options, cc *consulapi.Client, res 
 }
 
 func consulRole(acl *consulapi.ACL, name string, q *consulapi.QueryOptions, w *consulapi.WriteOptions, res *Result) error {
+	return consulRoleFor(acl, name, name, q, w, res)
+}
+
+// consulRoleFor keeps role name linked to exactly policy.
+func consulRoleFor(acl *consulapi.ACL, name, policy string, q *consulapi.QueryOptions, w *consulapi.WriteOptions, res *Result) error {
 	cur, _, err := acl.RoleReadByName(name, q)
 	if err != nil {
 		return fmt.Errorf("consul: read role %s: %w", name, err)
 	}
-	links := []*consulapi.ACLRolePolicyLink{{Name: name}}
+	links := []*consulapi.ACLRolePolicyLink{{Name: policy}}
 	switch {
 	case cur == nil:
 		if _, _, err := acl.RoleCreate(&consulapi.ACLRole{Name: name, Description: Description, Policies: links}, w); err != nil {
 			return fmt.Errorf("consul: create role %s: %w", name, err)
 		}
 		res.add(Change{Product: "consul", Kind: "role", Name: name, Action: Created})
-	case len(cur.Policies) != 1 || cur.Policies[0].Name != name:
+	case len(cur.Policies) != 1 || cur.Policies[0].Name != policy:
 		cur.Policies = links
 		if _, _, err := acl.RoleUpdate(cur, w); err != nil {
 			return fmt.Errorf("consul: update role %s: %w", name, err)

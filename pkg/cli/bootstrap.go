@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/hstack-dev/hstack/pkg/appconfig"
 	"github.com/hstack-dev/hstack/pkg/bootstrap"
 	"github.com/hstack-dev/hstack/pkg/clients"
+	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 	"github.com/hstack-dev/hstack/policies"
 )
@@ -67,8 +69,12 @@ func bootstrapACL(c *cli.Context) error {
 	if err != nil {
 		return &ExitError{Code: ExitUnreachable, Err: err}
 	}
+	jwks, err := nomadJWKS(cfg)
+	if err != nil {
+		return err
+	}
 	res, err := bootstrap.Run(c.Context, bootstrap.Options{
-		Policies: fsys, Vault: vc, Consul: &cfg.Consul, Nomad: &cfg.Nomad, Apps: apps,
+		Policies: fsys, Vault: vc, Consul: &cfg.Consul, Nomad: &cfg.Nomad, Apps: apps, NomadJWKS: jwks,
 	})
 	if err != nil {
 		code := ExitUnreachable
@@ -132,8 +138,36 @@ func bootstrapApps(c *cli.Context) ([]bootstrap.App, error) {
 	return stackApps(st), nil
 }
 
+// nomadJWKS is where Consul verifies Nomad's task identities: the Nomad
+// address hstack uses, with its CA when one is configured.
+func nomadJWKS(cfg clients.Config) (*bootstrap.JWKS, error) {
+	nc, err := clients.Nomad(cfg)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUnreachable, Err: err}
+	}
+	j := &bootstrap.JWKS{URL: strings.TrimRight(nc.Address(), "/") + "/.well-known/jwks.json"}
+	ca := cfg.Nomad.TLS.CACert
+	if ca == "" {
+		ca = os.Getenv("NOMAD_CACERT")
+	}
+	if ca != "" {
+		b, err := os.ReadFile(ca) // #nosec G304 -- the CA file the operator names in NOMAD_CACERT or --nomad-cacert
+		if err != nil {
+			return nil, UsageErrorf("NOMAD_CACERT: %v", err)
+		}
+		j.CAPEM = string(b)
+	}
+	return j, nil
+}
+
+// stackApps are the jobs that get a Consul role of their own: each app
+// (its database service and KV), the ingress and the monitoring jobs
+// (read for discovery).
 func stackApps(st *stackfile.Stack) []bootstrap.App {
-	var apps []bootstrap.App
+	apps := []bootstrap.App{{Job: render.IngressName(st), Policy: "ingress"}}
+	for _, j := range []string{"prometheus", "alertmanager", "node-exporter", "grafana", "loki", "promtail", "vector"} {
+		apps = append(apps, bootstrap.App{Job: j, Policy: "prometheus"})
+	}
 	for _, a := range st.Apps {
 		app := bootstrap.App{Job: a.Name, KVPrefix: appconfig.AppPrefix(st.Name, a.Name)}
 		if a.Database != nil {

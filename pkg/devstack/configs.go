@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/hstack-dev/hstack/pkg/bootstrap"
 	"github.com/hstack-dev/hstack/pkg/workloadid"
 )
 
@@ -166,11 +167,11 @@ func (s *Stack) nomadCommon(name, dataDir string) (*hclwrite.File, *hclwrite.Bod
 
 // nomadConsulVault is the consul and vault blocks of a Nomad agent whose
 // Consul token is that of role ("nomad-server" or "nomad-client").
-func (s *Stack) nomadConsulVault(b *hclwrite.Body, role string) *hclwrite.Body {
+func (s *Stack) nomadConsulVault(b *hclwrite.Body, role string) (consul, vault *hclwrite.Body) {
 	p := s.Ports
-	consul := b.AppendNewBlock("consul", nil).Body()
+	consul = b.AppendNewBlock("consul", nil).Body()
 	consul.SetAttributeValue("address", cty.StringVal(loopback(p.ConsulHTTP)))
-	vault := b.AppendNewBlock("vault", nil).Body()
+	vault = b.AppendNewBlock("vault", nil).Body()
 	vault.SetAttributeValue("enabled", cty.True)
 	vault.SetAttributeValue("address", cty.StringVal(s.VaultAddr()))
 	vault.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
@@ -184,7 +185,7 @@ func (s *Stack) nomadConsulVault(b *hclwrite.Body, role string) *hclwrite.Body {
 		consul.SetAttributeValue("token", cty.StringVal(s.agentConsulTokens[role]))
 		vault.SetAttributeValue("ca_file", cty.StringVal(s.CAFile()))
 	}
-	return vault
+	return consul, vault
 }
 
 func (s *Stack) nomadTelemetry(b *hclwrite.Body) {
@@ -217,7 +218,16 @@ func (s *Stack) nomadServerConfig() *hclwrite.File {
 	sched := server.AppendNewBlock("default_scheduler_config", nil).Body()
 	sched.SetAttributeValue("memory_oversubscription_enabled", cty.True)
 
-	vault := s.nomadConsulVault(b, "nomad-server")
+	consul, vault := s.nomadConsulVault(b, "nomad-server")
+	if s.state.Secure {
+		// Tasks get a Consul identity and log in with it (auth method
+		// nomad-workloads): under default deny a template reads Consul
+		// with the task's own token only. Services still register with
+		// the client agent's token.
+		ti := consul.AppendNewBlock("task_identity", nil).Body()
+		ti.SetAttributeValue("aud", strs(bootstrap.ConsulAudience))
+		ti.SetAttributeValue("ttl", cty.StringVal("1h"))
+	}
 	id := vault.AppendNewBlock("default_identity", nil).Body()
 	id.SetAttributeValue("aud", strs(VaultAudience))
 	id.SetAttributeValue("ttl", cty.StringVal("1h"))
@@ -246,7 +256,7 @@ func (s *Stack) nomadClientConfig() *hclwrite.File {
 	rawExec := b.AppendNewBlock("plugin", []string{"raw_exec"}).Body()
 	rawExec.AppendNewBlock("config", nil).Body().SetAttributeValue("enabled", cty.True)
 
-	s.nomadConsulVault(b, "nomad-client")
+	_, _ = s.nomadConsulVault(b, "nomad-client")
 
 	s.nomadTelemetry(b)
 	return f

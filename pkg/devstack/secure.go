@@ -86,7 +86,7 @@ func (s *Stack) httpClient() *http.Client {
 		return http.DefaultClient
 	}
 	pool := x509.NewCertPool()
-	if b, err := os.ReadFile(s.CAFile()); err == nil {
+	if b, err := os.ReadFile(s.CAFile()); err == nil { // #nosec G304 -- the stack's own CA certificate, in its directory
 		pool.AppendCertsFromPEM(b)
 	}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
@@ -134,7 +134,14 @@ func (s *Stack) ClientConfig() clients.Config {
 func (s *Stack) bootstrapOptions(vc *vaultapi.Client) bootstrap.Options {
 	cfg := s.ClientConfig()
 	cfg.Nomad.Token, cfg.Consul.Token = "", ""
-	return bootstrap.Options{Policies: policies.FS, Vault: vc, Consul: &cfg.Consul, Nomad: &cfg.Nomad}
+	o := bootstrap.Options{Policies: policies.FS, Vault: vc, Consul: &cfg.Consul, Nomad: &cfg.Nomad}
+	// Consul fetches the key set when a task logs in, after Nomad is up.
+	jwks := &bootstrap.JWKS{URL: s.NomadAddr() + "/.well-known/jwks.json"}
+	if ca, err := os.ReadFile(s.CAFile()); err == nil { // #nosec G304 -- the stack's own CA certificate, in its directory
+		jwks.CAPEM = string(ca)
+	}
+	o.NomadJWKS = jwks
+	return o
 }
 
 // AuditLog is the file audit device of a secure stack's Vault.

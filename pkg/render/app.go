@@ -383,6 +383,12 @@ func appTask(st *stackfile.Stack, app *stackfile.App) (*nomadapi.Task, error) {
 		t.Templates = append(t.Templates, tmpl)
 		env[appconfig.FileEnv] = "${NOMAD_TASK_DIR}/" + appconfig.File
 	}
+	if len(app.Config) > 0 || (app.Database != nil && st.Database(app.Database.Name) != nil && st.Database(app.Database.Name).FromTerraform != nil) {
+		// The templates read Consul (KV, the catalog). Under Consul ACLs
+		// they do so with the task's own token, from its workload
+		// identity, which Nomad gives only to a task with a consul block.
+		t.Consul = &nomadapi.Consul{}
+	}
 	if len(env) > 0 {
 		t.Env = env
 	}

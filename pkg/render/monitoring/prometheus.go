@@ -313,6 +313,10 @@ func (r *renderer) prometheusJob() (*nomadapi.Job, error) {
 		Templates: append([]*nomadapi.Template{newTemplate(promConfigFile, cfg), rulesTmpl}, r.targetTemplates()...),
 		// Long enough to write the head block out on shutdown.
 		KillTimeout: new(30 * time.Second),
+		// The target templates read Consul's catalog: under Consul ACLs
+		// with the task's own token, which Nomad gives only to a task with
+		// a consul block.
+		Consul: &nomadapi.Consul{},
 	}
 	if r.local {
 		task.Driver = "raw_exec"

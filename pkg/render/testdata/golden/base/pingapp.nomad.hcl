@@ -132,6 +132,8 @@ job "pingapp" {
         env         = false
       }
 
+      consul {}
+
       resources {
         cpu        = 200
         memory     = 128

@@ -325,6 +325,8 @@ job "prometheus" {
         change_mode = "noop"
       }
 
+      consul {}
+
       resources {
         cpu        = 500
         memory     = 1024

@@ -121,6 +121,8 @@ job "pingapp" {
         env         = false
       }
 
+      consul {}
+
       resources {
         cpu        = 200
         memory     = 128

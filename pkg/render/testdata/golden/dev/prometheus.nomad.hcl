@@ -280,6 +280,8 @@ job "prometheus" {
         change_mode = "noop"
       }
 
+      consul {}
+
       resources {
         cpu        = 200
         memory     = 256
