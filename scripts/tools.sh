@@ -14,7 +14,14 @@
 # Terraform/OpenTofu filesystem mirror with a CLI config beside it
 # (<cache>/tools/aws-provider-<version>-<list hash>/terraformrc).
 #
-# Usage: scripts/tools.sh [--print-path] [nomad consul vault terraform packer aws-provider]
+# nomad-ui is the same Nomad with its web UI embedded: the Ember app in the
+# module's ui/ folder is built with Node and pnpm from the npm registry,
+# embedded with Nomad's own static-assets step and compiled with the `ui` build
+# tag, into <cache>/tools/nomad-ui-<version>/nomad (with the built ui/dist
+# beside it, which tests compare with what the agent serves). pkg/tools.Find
+# prefers it over the plain build when present. See build_nomad_ui.
+#
+# Usage: scripts/tools.sh [--print-path] [nomad nomad-ui consul vault terraform packer aws-provider]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +37,7 @@ tools=()
 for a in "$@"; do
   case $a in
     --print-path) print_path=1 ;;
-    nomad|consul|vault|terraform|packer|aws-provider) tools+=("$a") ;;
+    nomad|nomad-ui|consul|vault|terraform|packer|aws-provider) tools+=("$a") ;;
     *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform, packer or aws-provider)" >&2; exit 2 ;;
   esac
 done
@@ -38,7 +45,7 @@ done
 
 version_of() {
   case $1 in
-    nomad) echo "$NOMAD_VERSION" ;; consul) echo "$CONSUL_VERSION" ;;
+    nomad|nomad-ui) echo "$NOMAD_VERSION" ;; consul) echo "$CONSUL_VERSION" ;;
     vault) echo "$VAULT_VERSION" ;; terraform) echo "$TERRAFORM_VERSION" ;;
     packer) echo "$PACKER_VERSION" ;;
     aws-provider) echo "$AWS_PROVIDER_VERSION" ;;
@@ -48,6 +55,7 @@ version_of() {
 module_of() {
   case $1 in
     terraform) echo github.com/hashicorp/terraform ;;
+    nomad-ui) echo github.com/hashicorp/nomad ;;
     *) echo "github.com/hashicorp/$1" ;;
   esac
 }
@@ -97,10 +105,16 @@ build() {
       go mod edit -dropreplace="$old"
     done
     case $name in
-      nomad) go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION" ;;
+      nomad|nomad-ui) go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION" ;;
       terraform) ;;
     esac
-    go build -trimpath -o "$dest.tmp" "$pkg"
+    if [ "$name" = nomad-ui ]; then
+      # Its output is the build log; stdout is the one-line result.
+      build_nomad_ui "$(dirname "$dest")" >&2
+      nice -n 10 go build -trimpath -tags ui -o "$dest.tmp" "$pkg"
+    else
+      go build -trimpath -o "$dest.tmp" "$pkg"
+    fi
   )
   mv "$dest.tmp" "$dest"
   rm -rf "$work"
@@ -151,6 +165,46 @@ RC
   echo "built in $(( $(date +%s) - start ))s"
 }
 
+# build_nomad_ui builds the Ember app in ./ui (the current directory is a copy
+# of the Nomad module) and embeds it the way Nomad's GNUmakefile does
+# (ember-dist, then static-assets), leaving command/agent/bindata_assetfs.go
+# for `go build -tags ui`; the built ui/dist is kept in $1/dist.
+#
+# The UI's dependencies are installed from the lockfile the release ships, with
+# the fewest changes this machine's npm registry needs:
+#  - @hashicorp/design-system-components 4.13.0 -> 4.19.0: the registry serves
+#    no 4.13.0 (it has 4.19.0, 4.20.2, ...); 4.19.0 is the nearest later 4.x.
+#  - eslint-plugin-ember-a11y-testing dropped: a lint-only devDependency that is
+#    a GitHub tarball (codeload.github.com), which is not reachable; the
+#    production build does not run eslint.
+# Because package.json changes, the install is --no-frozen-lockfile: pnpm keeps
+# every other locked version and resolves only what those two changes touch.
+# Nomad pins go-bindata to a hashicorp/go-bindata commit the Go proxy does not
+# serve; go-bindata/go-bindata v3.1.2 is the upstream it forked and takes the
+# same flags. go-bindata-assetfs v1.0.1 is the version Nomad's go.mod requires.
+build_nomad_ui() {
+  local keep=$1 tbin pnpm
+  tbin="$cache/tools/pnpm-$PNPM_VERSION"
+  pnpm="$tbin/node_modules/.bin/pnpm"
+  command -v node >/dev/null || { echo "tools.sh: nomad-ui needs Node.js 20 (Debian: apt-get install nodejs npm)" >&2; return 1; }
+  [ -x "$pnpm" ] || npm install --no-audit --no-fund --prefix "$tbin" "pnpm@$PNPM_VERSION"
+  (
+    cd ui
+    npm pkg set "devDependencies.@hashicorp/design-system-components=4.19.0"
+    npm pkg delete "devDependencies.eslint-plugin-ember-a11y-testing"
+  )
+  # The store outlives the build directory: a second build reuses the packages.
+  nice -n 10 "$pnpm" install --no-frozen-lockfile --fetch-timeout 300000 \
+    --store-dir "$cache/build/pnpm-store" --reporter append-only
+  nice -n 10 "$pnpm" -F nomad-ui build
+  GOFLAGS='' GOBIN="$PWD/.bindata-bin" go install github.com/go-bindata/go-bindata/go-bindata@v3.1.2+incompatible
+  GOFLAGS='' GOBIN="$PWD/.bindata-bin" go install github.com/elazarl/go-bindata-assetfs/go-bindata-assetfs@v1.0.1
+  PATH="$PWD/.bindata-bin:$PATH" go-bindata-assetfs -pkg agent -prefix ui -modtime 1480000000 -tags ui \
+    -o bindata_assetfs.go ./ui/dist/...
+  mv bindata_assetfs.go command/agent/
+  rm -rf "$keep/dist"; cp -r ui/dist "$keep/dist"
+}
+
 services_list() { grep -v '^[[:space:]]*\(#\|$\)' "$here/../pkg/tools/aws-provider-services.txt"; }
 
 bindir_all=()
@@ -186,13 +240,19 @@ for name in "${tools[@]}"; do
     bindir_all+=("$(dirname "$existing")")
     continue
   fi
+  # The UI build is Nomad itself, named nomad, so it drops in for the plain one.
+  [ "$name" = nomad-ui ] && bin="$dir/nomad"
   mkdir -p "$dir"
   exec 9>"$dir/.lock"
   flock 9
   if [ -x "$bin" ]; then
     echo "$name $ver: cached at $bin" >&2
   else
-    echo "$name $ver: building from the Go module proxy (a few minutes)..." >&2
+    if [ "$name" = nomad-ui ]; then
+      echo "$name $ver: building Nomad with its web UI (pnpm install and Ember build from npm, then go build; about 10 minutes)..." >&2
+    else
+      echo "$name $ver: building from the Go module proxy (a few minutes)..." >&2
+    fi
     log="$dir/build.log"
     if ! msg=$(build "$name" "$ver" "$bin" 2>"$log"); then
       echo "$name $ver: build failed; last lines of $log:" >&2
