@@ -16,6 +16,7 @@ import (
 
 	"github.com/hstack-dev/hstack/pkg/analysis"
 	"github.com/hstack-dev/hstack/pkg/clients"
+	"github.com/hstack-dev/hstack/pkg/nomadui"
 	"github.com/hstack-dev/hstack/pkg/notify"
 	"github.com/hstack-dev/hstack/pkg/release"
 	"github.com/hstack-dev/hstack/pkg/render"
@@ -97,10 +98,15 @@ func deployAction(c *cli.Context) error {
 	if err := syncServices(c, out, st, nc, cc); err != nil {
 		return err
 	}
+	ui, err := nomadUI(c, st.Namespace)
+	if err != nil {
+		return err
+	}
 	view := newEventView(out)
+	view.ui = ui
 	dp := &release.Deployer{
 		Nomad: nc, Consul: cc, Sink: view, Report: view.Note,
-		Detach: c.Bool(flagDetach), UIAddr: nc.Address(), DeployedBy: deployedBy(),
+		Detach: c.Bool(flagDetach), UIAddr: ui.Base(), DeployedBy: deployedBy(),
 	}
 	if c.IsSet(flagAutoPromote) {
 		v := c.Bool(flagAutoPromote)
@@ -160,7 +166,7 @@ func deployAction(c *cli.Context) error {
 			break
 		}
 	}
-	if err := printResults(out, results); err != nil {
+	if err := printResults(out, ui, results); err != nil {
 		return err
 	}
 	switch worst {
@@ -182,13 +188,14 @@ func outcomeCode(o rollout.Outcome) int {
 	return ExitRolledBack
 }
 
-func printResults(out *Output, results []rollout.Result) error {
+func printResults(out *Output, ui nomadui.Links, results []rollout.Result) error {
 	for _, r := range results {
 		if out.JSON {
 			b, err := json.Marshal(struct {
 				Kind string `json:"kind"`
 				rollout.Result
-			}{"result", r})
+				UI string `json:"ui,omitempty"`
+			}{"result", r, resultLink(ui, r)})
 			if err != nil {
 				return err
 			}
@@ -200,6 +207,12 @@ func printResults(out *Output, results []rollout.Result) error {
 			line += fmt.Sprintf(" (version %d, %d Nomad requests)", r.JobVersion, r.Requests)
 		}
 		fmt.Fprintln(out.Stdout, line)
+		if l := resultLink(ui, r); l != "" {
+			fmt.Fprintln(out.Stdout, "  Nomad UI: "+l)
+		}
+		for _, in := range r.Inspections {
+			fmt.Fprintf(out.Stdout, "  allocation %s (%s): %s\n", shortID(in.AllocID), in.Status, ui.Allocation(in.AllocID))
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
 
+	"github.com/hstack-dev/hstack/pkg/nomadui"
 	"github.com/hstack-dev/hstack/pkg/rollout"
 )
 
@@ -73,9 +74,14 @@ func rollbackCommand() *cli.Command {
 				}
 				version = j.Version
 			}
+			ui, err := nomadUI(c, "")
+			if err != nil {
+				return err
+			}
 			view := newEventView(OutputFromContext(c))
+			view.ui = ui
 			res, err := rollout.Rollback(c.Context, nc, job, version, view)
-			return finishRelease(c, res, err)
+			return finishRelease(c, ui, res, err)
 		},
 	}
 }
@@ -129,14 +135,19 @@ func releaseAction(op func(ctx context.Context, nc *nomadapi.Client, job string,
 		if err != nil {
 			return err
 		}
+		ui, err := nomadUI(c, "")
+		if err != nil {
+			return err
+		}
 		view := newEventView(OutputFromContext(c))
+		view.ui = ui
 		res, err := op(c.Context, nc, c.Args().First(), view)
 		view.Done()
-		return finishRelease(c, res, err)
+		return finishRelease(c, ui, res, err)
 	}
 }
 
-func finishRelease(c *cli.Context, res rollout.Result, err error) error {
+func finishRelease(c *cli.Context, ui nomadui.Links, res rollout.Result, err error) error {
 	if err != nil {
 		var ce *rollout.ClusterError
 		switch {
@@ -147,7 +158,7 @@ func finishRelease(c *cli.Context, res rollout.Result, err error) error {
 		}
 		return &ExitError{Code: ExitRolledBack, Err: err}
 	}
-	if err := printResults(OutputFromContext(c), []rollout.Result{res}); err != nil {
+	if err := printResults(OutputFromContext(c), ui, []rollout.Result{res}); err != nil {
 		return err
 	}
 	code := outcomeCode(res.Outcome)
@@ -175,6 +186,10 @@ func statusAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	ui, err := nomadUI(c, "")
+	if err != nil {
+		return err
+	}
 	out := OutputFromContext(c)
 	for _, n := range names {
 		s, err := rollout.CurrentStatus(c.Context, nc, n)
@@ -183,7 +198,7 @@ func statusAction(c *cli.Context) error {
 		}
 		link := ""
 		if s.DeploymentID != "" {
-			link = fmt.Sprintf("%s/ui/jobs/%s/deployments", nc.Address(), n)
+			link = ui.Job(n)
 		}
 		if out.JSON {
 			if err := out.Emit(struct {
@@ -209,7 +224,7 @@ func statusAction(c *cli.Context) error {
 					fmt.Fprintf(out.Stdout, "    %s\n", l)
 				}
 			}
-			fmt.Fprintf(out.Stdout, "  %s\n", link)
+			fmt.Fprintf(out.Stdout, "  Nomad UI: %s\n", link)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/analysis"
+	"github.com/hstack-dev/hstack/pkg/nomadui"
 	"github.com/hstack-dev/hstack/pkg/notify"
 	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
@@ -28,7 +29,8 @@ type Deployer struct {
 	// AutoPromote overrides the stack file's auto_promote when set.
 	AutoPromote *bool
 	Detach      bool
-	// UIAddr is the Nomad UI base for links in notifications.
+	// UIAddr is the Nomad UI (or Nomad API) address for links in
+	// notifications; see nomadui.New.
 	UIAddr string
 	// DeployedBy is recorded in the version tag of a successful release.
 	DeployedBy string
@@ -138,8 +140,8 @@ func (dp *Deployer) notifying(st *stackfile.Stack, app *stackfile.App, version s
 		}
 		ev := notify.Event{Type: t, App: app.Name, Version: version, Strategy: string(app.Rollout.Strategy),
 			Step: step, Message: e.Message, At: e.Time}
-		if dp.UIAddr != "" && e.DeploymentID != "" {
-			ev.URL = fmt.Sprintf("%s/ui/deployments/%s", dp.UIAddr, e.DeploymentID)
+		if ui, err := nomadui.New(dp.UIAddr, st.Namespace); err == nil {
+			ev.URL = ui.Deployment(app.Name, e.DeploymentID)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
