@@ -125,10 +125,12 @@ func deployAction(c *cli.Context) error {
 	for _, j := range jobs {
 		// The plan first, as `nomad job plan` would show it: what this
 		// release changes, before anything is submitted.
+		carryReleasedBy(c.Context, nc, j)
 		resp, _, err := nc.Jobs().Plan(j.Job, true, (&nomadapi.WriteOptions{}).WithContext(c.Context))
 		if err != nil {
 			return &ExitError{Code: ExitUnreachable, Err: fmt.Errorf("nomad plan %s: %w", j.Name, err)}
 		}
+		markReleasedBy(j, resp, dp.DeployedBy)
 		if p := summarize(j, resp); out.JSON {
 			b, _ := json.Marshal(struct {
 				Kind string `json:"kind"`

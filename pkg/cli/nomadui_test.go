@@ -4,9 +4,11 @@ import (
 	"strings"
 	"testing"
 
+	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/nomadui"
+	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
 )
 
@@ -104,5 +106,22 @@ func TestLiveViewPrintsLinks(t *testing.T) {
 	v.Emit(rollout.Event{Type: rollout.EventDeploymentSeen, Job: "pingapp", DeploymentID: "d1"})
 	if !strings.Contains(b.String(), `"ui":"http://127.0.0.1:4646/ui/jobs/pingapp@default/deployments"`) {
 		t.Errorf("--json event lacks the ui field:\n%s", b.String())
+	}
+}
+
+func TestMarkReleasedBy(t *testing.T) {
+	app := &render.Job{Name: "pingapp", Kind: render.KindApp, Job: &nomadapi.Job{}}
+	markReleasedBy(app, &nomadapi.JobPlanResponse{Diff: &nomadapi.JobDiff{Type: "None"}}, "alice")
+	if _, ok := app.Job.Meta[metaReleasedBy]; ok {
+		t.Error("an unchanged job got a new releaser: Nomad would make a new version of nothing")
+	}
+	markReleasedBy(app, &nomadapi.JobPlanResponse{Diff: &nomadapi.JobDiff{Type: "Edited"}}, "alice")
+	if got := app.Job.Meta[metaReleasedBy]; got != "alice" {
+		t.Errorf("released by %q, want alice", got)
+	}
+	infra := &render.Job{Name: "prometheus", Kind: render.KindMonitoring, Job: &nomadapi.Job{}}
+	markReleasedBy(infra, &nomadapi.JobPlanResponse{Diff: &nomadapi.JobDiff{Type: "Added"}}, "alice")
+	if infra.Job.Meta != nil {
+		t.Error("infrastructure jobs are not releases of an app")
 	}
 }
