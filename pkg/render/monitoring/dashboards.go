@@ -101,8 +101,11 @@ func appDashboard() *dashboard.DashboardBuilder {
 		WithPanel(series(PanelRequestRate, "reqps", 8, 12).
 			WithTarget(promQuery("A", "sum by (version) ("+rate(requests)+")", "{{version}}"))).
 		WithPanel(series(PanelErrorRatio, "percentunit", 8, 12).
+			// A version that answered no 5xx has no such series: "or 0 *"
+			// makes it 0% instead of no line at all.
 			WithTarget(promQuery("A",
-				"sum by (version) ("+rate(appFilter(requestsMetric, `code=~"5.."`))+") / sum by (version) ("+rate(requests)+")",
+				"(sum by (version) ("+rate(appFilter(requestsMetric, `code=~"5.."`))+") or 0 * sum by (version) ("+rate(requests)+"))"+
+					" / sum by (version) ("+rate(requests)+")",
 				"{{version}}"))).
 		WithPanel(series("Request duration by version (p50, p99)", "s", 8, 12).
 			WithTarget(promQuery("A",

@@ -183,7 +183,7 @@ job "grafana" {
                       "type": "prometheus",
                       "uid": "prometheus"
                     },
-                    "expr": "sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\", code=~\"5..\"}[$__rate_interval])) / sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))",
+                    "expr": "(sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\", code=~\"5..\"}[$__rate_interval])) or 0 * sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))) / sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))",
                     "legendFormat": "{{version}}",
                     "refId": "A"
                   }
