@@ -25,8 +25,8 @@ build: ## build bin/hstack and bin/pingapp
 deps: ## install missing Debian packages (postgresql, prometheus, haproxy, ...)
 	@scripts/deps.sh
 
-runtime-tools: deps ## Nomad, Consul, Vault and Terraform at the pinned versions (what tests and demo run)
-	@scripts/tools.sh nomad consul vault terraform
+runtime-tools: deps ## Nomad (with its web UI), Consul, Vault and Terraform at the pinned versions (what tests and demo run)
+	@scripts/tools.sh nomad nomad-ui consul vault terraform
 
 tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 	@scripts/tools.sh
@@ -48,6 +48,11 @@ lint: ## gofmt, go vet, staticcheck
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+.PHONY: screenshots
+screenshots: runtime-tools build ## docs/images/*.png: the Nomad UI during a canary and after a rollback, taken by the browser test
+	@mkdir -p docs/images
+	HSTACK_SCREENSHOTS=$(CURDIR)/docs/images $(GO) test -count=1 -timeout 30m -run '^TestReleaseAsPeopleSeeIt$$' ./cmd/hstack
 
 demo: runtime-tools build ## local dev stack up, pingapp running as a Nomad job, URLs printed
 	@scripts/demo.sh

@@ -11,7 +11,8 @@ hstack=bin/hstack
 $hstack dev up
 # shellcheck source=/dev/null
 source .hstack/dev.env
-export PATH="$(scripts/tools.sh --print-path nomad consul vault 2>/dev/null):$PATH"
+PATH="$(scripts/tools.sh --print-path nomad-ui consul vault 2>/dev/null):$PATH"
+export PATH
 
 version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 ingress=127.0.0.1:8080
@@ -57,6 +58,10 @@ case $code in
   *) echo "==> the canary release failed (exit $code); the stable version keeps serving" >&2; exit $code ;;
 esac
 app=$(wait_for pingapp)
+# The release just made, as hstack links it (the job page: its deployment,
+# the canary, "Promote Canary" while it waits).
+nomad_ui=$($hstack status pingapp --json | jq -r '.ui // empty') || nomad_ui=""
+[ -n "$nomad_ui" ] || nomad_ui="$NOMAD_ADDR/ui/jobs/pingapp@default"
 
 cat <<EOM
 
@@ -64,7 +69,8 @@ hstack dev stack is up, running hstack.hcl's dev environment:
   ingress       http://$ingress/ping
   Prometheus    http://$prom/targets
   Alertmanager  http://$am/#/alerts
-  Nomad         $NOMAD_ADDR
+  Nomad UI      $nomad_ui   (the release just made)
+  Nomad         $NOMAD_ADDR/ui/
   Consul        http://$CONSUL_HTTP_ADDR/ui
   Vault         $VAULT_ADDR   (root token in .hstack/dev.env)
   pingapp       http://$app/metrics   (version 1.0.1, released as a canary)
