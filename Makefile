@@ -26,7 +26,7 @@ deps: ## install missing Debian packages (postgresql, prometheus, haproxy, ...)
 	@scripts/deps.sh
 
 runtime-tools: deps ## Nomad (with its web UI), Consul, Vault and Terraform at the pinned versions (what tests and demo run)
-	@scripts/tools.sh nomad nomad-ui consul vault terraform
+	@scripts/tools.sh nomad nomad-ui consul vault terraform alertmanager-ui
 
 tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 	@scripts/tools.sh

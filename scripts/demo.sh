@@ -18,12 +18,14 @@ version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 ingress=127.0.0.1:8080
 
 vars=(--env dev --var "pingapp_bin=$PWD/bin/pingapp" --var "database_port=$PGPORT")
+# Debian's Alertmanager has no web UI; the dev stack's serves the release's.
+amui=(--bin "alertmanager-ui=$(scripts/tools.sh --print-path alertmanager-ui 2>/dev/null)")
 
 echo "==> hstack db setup: Vault's database roles as hstack.hcl declares them"
 $hstack db setup "${vars[@]}"
 
 echo "==> hstack deploy: hstack.hcl's dev environment (ingress, monitoring, pingapp 1.0.0)"
-$hstack deploy "${vars[@]}" --var image_tag=1.0.0 --commit "$version"
+$hstack deploy "${vars[@]}" "${amui[@]}" --var image_tag=1.0.0 --commit "$version"
 
 passing() {
   curl -fsS "http://$CONSUL_HTTP_ADDR/v1/health/service/$1?passing=true" |
@@ -51,7 +53,7 @@ echo "    under the rollout's load test (20 requests/s through the ingress)"
 # --detach: should the analysis be unable to decide, stop there (exit 4)
 # instead of waiting for a human.
 code=0
-$hstack deploy "${vars[@]}" --var image_tag=1.0.1 --commit "$version" --detach pingapp || code=$?
+$hstack deploy "${vars[@]}" "${amui[@]}" --var image_tag=1.0.1 --commit "$version" --detach pingapp || code=$?
 case $code in
   0) ;;
   4) echo "==> the canary is waiting for a decision: hstack promote pingapp  (or: hstack abort pingapp)" ;;

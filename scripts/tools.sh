@@ -21,7 +21,12 @@
 # beside it, which tests compare with what the agent serves). pkg/tools.Find
 # prefers it over the plain build when present. See build_nomad_ui.
 #
-# Usage: scripts/tools.sh [--print-path] [nomad nomad-ui consul vault terraform packer aws-provider]
+# alertmanager-ui is Alertmanager's web UI for the dev stack, whose Debian
+# Alertmanager has none: the compiled UI the Alertmanager release embeds
+# (asset/assets_vfsdata.go in its module) written out to
+# <cache>/tools/alertmanager-ui-<version>/ui, for --web.ui-path.
+#
+# Usage: scripts/tools.sh [--print-path] [nomad nomad-ui consul vault terraform packer aws-provider alertmanager-ui]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +42,7 @@ tools=()
 for a in "$@"; do
   case $a in
     --print-path) print_path=1 ;;
-    nomad|nomad-ui|consul|vault|terraform|packer|aws-provider) tools+=("$a") ;;
+    nomad|nomad-ui|consul|vault|terraform|packer|aws-provider|alertmanager-ui) tools+=("$a") ;;
     *) echo "tools.sh: unknown tool '$a' (want nomad, consul, vault, terraform, packer or aws-provider)" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +54,7 @@ version_of() {
     vault) echo "$VAULT_VERSION" ;; terraform) echo "$TERRAFORM_VERSION" ;;
     packer) echo "$PACKER_VERSION" ;;
     aws-provider) echo "$AWS_PROVIDER_VERSION" ;;
+    alertmanager-ui) echo "$ALERTMANAGER_UI_VERSION" ;;
   esac
 }
 
@@ -205,6 +211,86 @@ build_nomad_ui() {
   rm -rf "$keep/dist"; cp -r ui/dist "$keep/dist"
 }
 
+# build_alertmanager_ui writes the web UI compiled into Alertmanager's
+# release (a generated, stdlib-only Go file in its module) to $2; only that
+# file is compiled, so nothing else of Alertmanager is needed.
+build_alertmanager_ui() {
+  local ver=$1 dest=$2 src work
+  src=$(go mod download -json "github.com/prometheus/alertmanager@v$ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$src" ] || { echo "tools.sh: could not download github.com/prometheus/alertmanager@v$ver" >&2; return 1; }
+  work="$cache/build/alertmanager-ui-$ver"
+  rm -rf "$work"; mkdir -p "$work/asset"
+  cp "$src/asset/assets_vfsdata.go" "$work/asset/"
+  printf 'module amui\n\ngo 1.21\n' > "$work/go.mod"
+  cat > "$work/main.go" <<'GO'
+// Command amui writes the files of Alertmanager's embedded web UI to a
+// directory.
+package main
+
+import (
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+
+	"amui/asset"
+)
+
+func main() {
+	if err := copyDir(asset.Assets, "/static", os.Args[1]); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func copyDir(fs http.FileSystem, dir, dest string) error {
+	f, err := fs.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	infos, err := f.Readdir(-1)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
+	for _, fi := range infos {
+		src, dst := path.Join(dir, fi.Name()), filepath.Join(dest, fi.Name())
+		if fi.IsDir() {
+			if err := copyDir(fs, src, dst); err != nil {
+				return err
+			}
+			continue
+		}
+		in, err := fs.Open(src)
+		if err != nil {
+			return err
+		}
+		out, err := os.Create(dst)
+		if err == nil {
+			_, err = io.Copy(out, in)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+		}
+		in.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+GO
+  rm -rf "$dest.tmp"
+  (cd "$work" && GOFLAGS='' go run . "$dest.tmp")
+  rm -rf "$dest"; mv "$dest.tmp" "$dest"
+  rm -rf "$work"
+  echo "written"
+}
+
 services_list() { grep -v '^[[:space:]]*\(#\|$\)' "$here/../pkg/tools/aws-provider-services.txt"; }
 
 bindir_all=()
@@ -232,6 +318,25 @@ for name in "${tools[@]}"; do
     fi
     exec 9>&-
     bindir_all+=("$dir")
+    continue
+  fi
+  if [ "$name" = alertmanager-ui ]; then
+    mkdir -p "$dir"
+    exec 9>"$dir/.lock"
+    flock 9
+    if [ -f "$dir/ui/index.html" ]; then
+      echo "$name $ver: cached at $dir/ui" >&2
+    else
+      echo "$name $ver: writing Alertmanager's web UI from its Go module..." >&2
+      if ! msg=$(build_alertmanager_ui "$ver" "$dir/ui" 2>"$dir/build.log"); then
+        echo "$name $ver: failed; last lines of $dir/build.log:" >&2
+        tail -20 "$dir/build.log" >&2
+        exit 1
+      fi
+      echo "$name $ver: $msg, at $dir/ui" >&2
+    fi
+    exec 9>&-
+    bindir_all+=("$dir/ui")
     continue
   fi
   if existing=$(on_path "$name" "$ver"); then

@@ -87,6 +87,16 @@ func NomadUIDir() string {
 	return filepath.Join(CacheDir(), "tools", "nomad-ui-"+Version("nomad"))
 }
 
+// AlertmanagerUIDir is where scripts/tools.sh alertmanager-ui writes
+// Alertmanager's web UI (for --web.ui-path), "" when it has not.
+func AlertmanagerUIDir() string {
+	d := filepath.Join(CacheDir(), "tools", "alertmanager-ui-"+Versions()["ALERTMANAGER_UI_VERSION"], "ui")
+	if _, err := os.Stat(filepath.Join(d, "index.html")); err != nil {
+		return ""
+	}
+	return d
+}
+
 // FindPostgres locates a PostgreSQL server binary directory (the one holding
 // initdb, pg_ctl and postgres). Debian keeps them off PATH, under
 // /usr/lib/postgresql/<major>/bin.

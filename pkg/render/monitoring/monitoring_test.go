@@ -630,3 +630,26 @@ func TestTargetFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestAlertmanagerUIPath(t *testing.T) {
+	st := parseStack(t, fullStack)
+	args := func(o Options) []any {
+		task := findJob(t, mustJobs(t, st, o), Alertmanager).TaskGroups[0].Tasks[0]
+		a, _ := task.Config["args"].([]any)
+		return a
+	}
+	local, prod := localOpts(), prodOpts()
+	local.Binaries = map[string]string{AlertmanagerUI: "/cache/alertmanager-ui"}
+	prod.Binaries = map[string]string{AlertmanagerUI: "/cache/alertmanager-ui"}
+	if !slices.Contains(args(local), any("--web.ui-path=/cache/alertmanager-ui")) {
+		t.Errorf("local alertmanager args %v lack the UI path", args(local))
+	}
+	for _, a := range args(prod) {
+		if strings.HasPrefix(a.(string), "--web.ui-path") {
+			t.Errorf("the production image has its UI; got %v", a)
+		}
+	}
+	if slices.ContainsFunc(args(localOpts()), func(a any) bool { return strings.HasPrefix(a.(string), "--web.ui-path") }) {
+		t.Error("a UI path without one being given")
+	}
+}
