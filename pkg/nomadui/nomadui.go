@@ -30,10 +30,10 @@ func New(addr, namespace string) (Links, error) {
 	}
 	u, err := url.Parse(addr)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Links{}, fmt.Errorf("Nomad UI address %q is not an http(s) URL", addr)
+		return Links{}, fmt.Errorf("nomad UI address %q is not an http(s) URL", addr)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return Links{}, fmt.Errorf("Nomad UI address %q: want scheme://host[:port][/path], without query or fragment", addr)
+		return Links{}, fmt.Errorf("nomad UI address %q: want scheme://host[:port][/path], without query or fragment", addr)
 	}
 	p := strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/ui")
 	if namespace == "" {

@@ -94,7 +94,7 @@ func TestBadAddress(t *testing.T) {
 			t.Errorf("New(%q) accepted", addr)
 			continue
 		}
-		if !strings.Contains(err.Error(), "Nomad UI address") {
+		if !strings.Contains(err.Error(), "nomad UI address") {
 			t.Errorf("New(%q): %v does not say what is wrong", addr, err)
 		}
 	}

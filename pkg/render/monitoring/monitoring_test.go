@@ -1,5 +1,7 @@
 package monitoring
 
+//lint:file-ignore SA1019 the dashboards are classic Grafana JSON on purpose; see dashboards.go
+
 import (
 	"encoding/json"
 	"fmt"
