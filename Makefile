@@ -25,8 +25,8 @@ build: ## build bin/hstack and bin/pingapp
 deps: ## install missing Debian packages (postgresql, prometheus, haproxy, ...)
 	@scripts/deps.sh
 
-runtime-tools: deps ## Nomad, Consul, Vault and Terraform at the pinned versions (what the demo runs)
-	@scripts/tools.sh nomad consul vault terraform
+runtime-tools: deps ## Nomad (with its web UI), Consul, Vault and Terraform at the pinned versions (what the demo runs)
+	@scripts/tools.sh nomad-ui consul vault terraform alertmanager-ui
 
 # What only the tests run: Packer (hstack image build), the AWS provider
 # (offline mirror) and Trivy (terraform/), the autoscaler, actionlint and
@@ -62,6 +62,11 @@ lint: ## gofmt, go vet, staticcheck, shellcheck, gosec
 # Before the long tool build: what `hstack dev up` needs that the build does not make.
 preflight: deps ## check the dev stack's prerequisites (hstack dev check) before building anything
 	@$(GO) run ./cmd/hstack dev check
+
+.PHONY: screenshots
+screenshots: runtime-tools build ## docs/images/*.png: the Nomad UI during a canary and after a rollback, taken by the browser test
+	@mkdir -p docs/images
+	HSTACK_SCREENSHOTS=$(CURDIR)/docs/images $(GO) test -count=1 -timeout 30m -run '^TestReleaseAsPeopleSeeIt$$' ./cmd/hstack
 
 demo: preflight runtime-tools build ## local dev stack up, pingapp running as a Nomad job, URLs printed
 	@scripts/demo.sh

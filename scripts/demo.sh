@@ -11,19 +11,21 @@ hstack=bin/hstack
 $hstack dev up
 # shellcheck source=/dev/null
 source .hstack/dev.env
-toolpath=$(scripts/tools.sh --print-path nomad consul vault 2>/dev/null)
-export PATH="$toolpath:$PATH"
+PATH="$(scripts/tools.sh --print-path nomad-ui consul vault 2>/dev/null):$PATH"
+export PATH
 
 version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 ingress=127.0.0.1:8080
 
 vars=(--env dev --var "pingapp_bin=$PWD/bin/pingapp" --var "database_port=$PGPORT")
+# Debian's Alertmanager has no web UI; the dev stack's serves the release's.
+amui=(--bin "alertmanager-ui=$(scripts/tools.sh --print-path alertmanager-ui 2>/dev/null)")
 
 echo "==> hstack db setup: Vault's database roles as hstack.hcl declares them"
 $hstack db setup "${vars[@]}"
 
 echo "==> hstack deploy: hstack.hcl's dev environment (ingress, monitoring, pingapp 1.0.0)"
-$hstack deploy "${vars[@]}" --var image_tag=1.0.0 --commit "$version"
+$hstack deploy "${vars[@]}" "${amui[@]}" --var image_tag=1.0.0 --commit "$version"
 
 passing() {
   curl -fsS "http://$CONSUL_HTTP_ADDR/v1/health/service/$1?passing=true" |
@@ -51,13 +53,17 @@ echo "    under the rollout's load test (20 requests/s through the ingress)"
 # --detach: should the analysis be unable to decide, stop there (exit 4)
 # instead of waiting for a human.
 code=0
-$hstack deploy "${vars[@]}" --var image_tag=1.0.1 --commit "$version" --detach pingapp || code=$?
+$hstack deploy "${vars[@]}" "${amui[@]}" --var image_tag=1.0.1 --commit "$version" --detach pingapp || code=$?
 case $code in
   0) ;;
   4) echo "==> the canary is waiting for a decision: hstack promote pingapp  (or: hstack abort pingapp)" ;;
   *) echo "==> the canary release failed (exit $code); the stable version keeps serving" >&2; exit $code ;;
 esac
 app=$(wait_for pingapp)
+# The release just made, as hstack links it (the job page: its deployment,
+# the canary, "Promote Canary" while it waits).
+nomad_ui=$($hstack status pingapp --json | jq -r '.ui // empty') || nomad_ui=""
+[ -n "$nomad_ui" ] || nomad_ui="$NOMAD_ADDR/ui/jobs/pingapp@default"
 
 cat <<EOM
 
@@ -65,7 +71,8 @@ The dev stack is up, running hstack.hcl's dev environment:
   ingress       http://$ingress/ping
   Prometheus    http://$prom/targets
   Alertmanager  http://$am/#/alerts
-  Nomad         $NOMAD_ADDR
+  Nomad UI      $nomad_ui   (the release just made)
+  Nomad         $NOMAD_ADDR/ui/
   Consul        http://$CONSUL_HTTP_ADDR/ui
   Vault         $VAULT_ADDR   (root token in .hstack/dev.env)
   pingapp       http://$app/metrics   (version 1.0.1, released as a canary)

@@ -21,9 +21,22 @@
 # A cached binary is asked for its version before it is used; one that no
 # longer runs (truncated, wrong architecture) is built again.
 #
+# nomad-ui is the same Nomad with its web UI embedded: the Ember app in the
+# module's ui/ folder is built with Node and pnpm from the npm registry,
+# embedded with Nomad's own static-assets step and compiled with the `ui` build
+# tag, into <cache>/tools/nomad-ui-<version>/nomad (with the built ui/dist
+# beside it, which tests compare with what the agent serves). pkg/tools.Find
+# prefers it over the plain build when present. See build_nomad_ui.
+#
+# alertmanager-ui is Alertmanager's web UI for the dev stack, whose Debian
+# Alertmanager has none: the compiled UI the Alertmanager release embeds
+# (asset/assets_vfsdata.go in its module) written out to
+# <cache>/tools/alertmanager-ui-<version>/ui, for --web.ui-path.
+#
 # Usage: scripts/tools.sh [--print-path] [TOOL...]
 #   TOOL: nomad consul vault terraform packer aws-provider trivy
-#         nomad-autoscaler actionlint goreleaser syft (default: the first seven)
+#         nomad-ui alertmanager-ui nomad-autoscaler actionlint goreleaser syft
+#         (default: the first seven)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,16 +47,19 @@ cache=${HSTACK_CACHE:-$HOME/.cache/hstack}
 export GOFLAGS="-buildvcs=false -mod=mod"
 export GOTOOLCHAIN=local
 
-all_tools="nomad consul vault terraform packer aws-provider trivy nomad-autoscaler actionlint goreleaser syft"
+all_tools="nomad consul vault terraform packer aws-provider trivy nomad-ui alertmanager-ui nomad-autoscaler actionlint goreleaser syft"
 
 # recipe NAME sets what a tool is: ver (the pinned version), mod and modver
 # (the Go module to build), pkg (its main package), goexp (GOEXPERIMENT for
-# the build) and vercmd (the argument that makes it print its version, for
+# the build), tags (build tags), exe (the binary's name) and vercmd (the argument that makes it print its version, for
 # the check that a cached binary still runs). It fails for an unknown tool.
 recipe() {
-  pkg=. goexp="" vercmd=version mod="github.com/hashicorp/$1"
+  pkg=. goexp="" tags="" exe=$1 vercmd=version mod="github.com/hashicorp/$1"
   case $1 in
     nomad) ver=$NOMAD_VERSION ;;
+    # The UI build is Nomad itself, named nomad, so it drops in for the plain one.
+    nomad-ui) ver=$NOMAD_VERSION mod=github.com/hashicorp/nomad tags=ui exe=nomad ;;
+    alertmanager-ui) ver=$ALERTMANAGER_UI_VERSION mod=github.com/prometheus/alertmanager ;;
     consul) ver=$CONSUL_VERSION ;;
     vault) ver=$VAULT_VERSION ;;
     terraform) ver=$TERRAFORM_VERSION ;;
@@ -130,14 +146,21 @@ build() {
         innew && /"Path":/ {gsub(/[",]/,""); if ($2 ~ /^\./) print old; innew=0}'); do
       go mod edit -dropreplace="$old"
     done
-    [ "$name" = nomad ] && go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION"
-    [ "$name" = aws-provider ] && keep_services "$work"
-    GOEXPERIMENT=$goexp go build -trimpath -o "$dest.tmp" "$pkg"
+    case $name in
+      nomad|nomad-ui) go mod edit -require="github.com/hashicorp/nomad/api@$NOMAD_API_VERSION" ;;
+      aws-provider) keep_services "$work" ;;
+    esac
+    # Its output is the build log; stdout is the one-line result.
+    [ "$name" = nomad-ui ] && build_nomad_ui "$(dirname "$dest")" >&2
+    GOEXPERIMENT=$goexp go build -trimpath -tags "$tags" -o "$dest.tmp" "$pkg"
   )
   mv "$dest.tmp" "$dest"
   rm -rf "$work"
   echo "built in $(( $(date +%s) - start ))s"
 }
+
+# shellcheck disable=SC2317 # called from keep_services and the main loop; shellcheck loses track after the heredoc above
+services_list() { grep -v '^[[:space:]]*\(#\|$\)' "$here/../pkg/tools/aws-provider-services.txt"; }
 
 # keep_services rewrites the provider's generated list of service packages
 # in WORK to register only those in aws-provider-services.txt.
@@ -178,20 +201,164 @@ provider_installation {
 RC
 }
 
+# build_nomad_ui builds the Ember app in ./ui (the current directory is a copy
+# of the Nomad module) and embeds it the way Nomad's GNUmakefile does
+# (ember-dist, then static-assets), leaving command/agent/bindata_assetfs.go
+# for `go build -tags ui`; the built ui/dist is kept in $1/dist.
+#
+# The UI's dependencies are installed from the lockfile the release ships, with
+# the fewest changes this machine's npm registry needs:
+#  - @hashicorp/design-system-components 4.13.0 -> 4.19.0: the registry serves
+#    no 4.13.0 (it has 4.19.0, 4.20.2, ...); 4.19.0 is the nearest later 4.x.
+#  - eslint-plugin-ember-a11y-testing dropped: a lint-only devDependency that is
+#    a GitHub tarball (codeload.github.com), which is not reachable; the
+#    production build does not run eslint.
+# Because package.json changes, the install is --no-frozen-lockfile: pnpm keeps
+# every other locked version and resolves only what those two changes touch.
+# Nomad pins go-bindata to a hashicorp/go-bindata commit the Go proxy does not
+# serve; go-bindata/go-bindata v3.1.2 is the upstream it forked and takes the
+# same flags. go-bindata-assetfs v1.0.1 is the version Nomad's go.mod requires.
+build_nomad_ui() {
+  local keep=$1 tbin pnpm
+  tbin="$cache/tools/pnpm-$PNPM_VERSION"
+  pnpm="$tbin/node_modules/.bin/pnpm"
+  command -v node >/dev/null || { echo "tools.sh: nomad-ui needs Node.js 20 (Debian: apt-get install nodejs npm)" >&2; return 1; }
+  [ -x "$pnpm" ] || npm install --no-audit --no-fund --prefix "$tbin" "pnpm@$PNPM_VERSION"
+  (
+    cd ui
+    npm pkg set "devDependencies.@hashicorp/design-system-components=4.19.0"
+    npm pkg delete "devDependencies.eslint-plugin-ember-a11y-testing"
+  )
+  # The store outlives the build directory: a second build reuses the packages.
+  nice -n 10 "$pnpm" install --no-frozen-lockfile --fetch-timeout 300000 \
+    --store-dir "$cache/build/pnpm-store" --reporter append-only
+  nice -n 10 "$pnpm" -F nomad-ui build
+  GOFLAGS='' GOBIN="$PWD/.bindata-bin" go install github.com/go-bindata/go-bindata/go-bindata@v3.1.2+incompatible
+  GOFLAGS='' GOBIN="$PWD/.bindata-bin" go install github.com/elazarl/go-bindata-assetfs/go-bindata-assetfs@v1.0.1
+  PATH="$PWD/.bindata-bin:$PATH" go-bindata-assetfs -pkg agent -prefix ui -modtime 1480000000 -tags ui \
+    -o bindata_assetfs.go ./ui/dist/...
+  mv bindata_assetfs.go command/agent/
+  rm -rf "$keep/dist"; cp -r ui/dist "$keep/dist"
+}
+
+# build_alertmanager_ui writes the web UI compiled into Alertmanager's
+# release (a generated, stdlib-only Go file in its module) to $2; only that
+# file is compiled, so nothing else of Alertmanager is needed.
+build_alertmanager_ui() {
+  local ver=$1 dest=$2 src work
+  src=$(go mod download -json "github.com/prometheus/alertmanager@v$ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$src" ] || { echo "tools.sh: could not download github.com/prometheus/alertmanager@v$ver" >&2; return 1; }
+  work="$cache/build/alertmanager-ui-$ver"
+  rm -rf "$work"; mkdir -p "$work/asset"
+  cp "$src/asset/assets_vfsdata.go" "$work/asset/"
+  printf 'module amui\n\ngo 1.21\n' > "$work/go.mod"
+  cat > "$work/main.go" <<'GO'
+// Command amui writes the files of Alertmanager's embedded web UI to a
+// directory.
+package main
+
+import (
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+
+	"amui/asset"
+)
+
+func main() {
+	if err := copyDir(asset.Assets, "/static", os.Args[1]); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func copyDir(fs http.FileSystem, dir, dest string) error {
+	f, err := fs.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	infos, err := f.Readdir(-1)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
+	for _, fi := range infos {
+		src, dst := path.Join(dir, fi.Name()), filepath.Join(dest, fi.Name())
+		if fi.IsDir() {
+			if err := copyDir(fs, src, dst); err != nil {
+				return err
+			}
+			continue
+		}
+		in, err := fs.Open(src)
+		if err != nil {
+			return err
+		}
+		out, err := os.Create(dst)
+		if err == nil {
+			_, err = io.Copy(out, in)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+		}
+		in.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+GO
+  rm -rf "$dest.tmp"
+  (cd "$work" && GOFLAGS='' go run . "$dest.tmp")
+  rm -rf "$dest"; mv "$dest.tmp" "$dest"
+  rm -rf "$work"
+  echo "written"
+}
+
+# shellcheck disable=SC2317 # called from keep_services and the main loop; shellcheck loses track after the heredoc above
 services_list() { grep -v '^[[:space:]]*\(#\|$\)' "$here/../pkg/tools/aws-provider-services.txt"; }
 
 bindir_all=()
 for name in "${tools[@]}"; do
   recipe "$name"
   dir="$cache/tools/$name-$ver"
-  bin="$dir/$name"
-  if [ "$name" = aws-provider ]; then
+  bin="$dir/$exe"
+  if [ "$name" = alertmanager-ui ]; then
+    mkdir -p "$dir"
+    exec 9>"$dir/.lock"
+    flock 9
+    if [ -f "$dir/ui/index.html" ]; then
+      echo "$name $ver: cached at $dir/ui" >&2
+    else
+      echo "$name $ver: writing Alertmanager's web UI from its Go module..." >&2
+      if ! msg=$(build_alertmanager_ui "$ver" "$dir/ui" 2>"$dir/build.log"); then
+        echo "$name $ver: failed; last lines of $dir/build.log:" >&2
+        tail -20 "$dir/build.log" >&2
+        exit 1
+      fi
+      echo "$name $ver: $msg, at $dir/ui" >&2
+    fi
+    exec 9>&-
+    bindir_all+=("$dir/ui")
+    continue
+  elif [ "$name" = aws-provider ]; then
     # The list of services is part of what is built: a new list, a new build.
     dir="$cache/tools/$name-$ver-$(services_list | sha256sum | cut -c1-12)"
     bin="$dir/mirror/registry.terraform.io/hashicorp/aws/$ver/linux_amd64/terraform-provider-aws_v$ver"
     mkdir -p "$(dirname "$bin")"
     # A provider run by hand only says it is a plugin and exits 1.
     vercmd=""
+  elif [ "$name" = nomad ] && first_line_of_version "$cache/tools/nomad-ui-$ver/nomad" >/dev/null; then
+    # Nomad with its web UI is the same Nomad: no second build.
+    echo "$name $ver: cached at $cache/tools/nomad-ui-$ver/nomad (the build with the web UI)" >&2
+    bindir_all+=("$cache/tools/nomad-ui-$ver")
+    continue
   elif existing=$(on_path "$name" "$ver"); then
     found=$(first_line_of_version "$existing" "$vercmd")
     echo "$name: using $existing ($found; pinned $ver)" >&2
@@ -211,7 +378,10 @@ for name in "${tools[@]}"; do
   if [ -x "$bin" ]; then
     echo "$name $ver: cached at $bin" >&2
   else
-    echo "$name $ver: building from the Go module proxy (minutes; the AWS provider 20-40 on two cores and about 8 GB)..." >&2
+    case $name in
+      nomad-ui) echo "$name $ver: building Nomad with its web UI (pnpm install and Ember build from npm, then go build; 10 minutes and more)..." >&2 ;;
+      *) echo "$name $ver: building from the Go module proxy (minutes; the AWS provider 20-40 on two cores and about 8 GB)..." >&2 ;;
+    esac
     log="$dir/build.log"
     if ! msg=$(build "$name" "$bin" 2>"$log"); then
       echo "$name $ver: build failed; last lines of $log:" >&2

@@ -113,105 +113,292 @@ job "grafana" {
           {
             "uid": "hstack-app",
             "title": "hstack / app",
-            "description": "Per app, by version, so a canary and the stable version are side by side. Metrics follow hstack's contract (docs/monitoring.md): [<prefix>_]http_requests_total{code} and [<prefix>_]http_request_duration_seconds.",
-            "tags": ["hstack"],
+            "description": "Per app, by version, so a canary and the stable version are side by side. Metrics follow hstack's contract (docs/monitoring.md): [\u003cprefix\u003e_]http_requests_total{code} and [\u003cprefix\u003e_]http_request_duration_seconds.",
+            "tags": [
+              "hstack"
+            ],
+            "timezone": "browser",
             "editable": false,
-            "schemaVersion": 39,
+            "graphTooltip": 0,
+            "time": {
+              "from": "now-1h",
+              "to": "now"
+            },
+            "fiscalYearStartMonth": 0,
             "refresh": "30s",
-            "time": {"from": "now-1h", "to": "now"},
+            "schemaVersion": 42,
+            "panels": [
+              {
+                "type": "timeseries",
+                "targets": [
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))",
+                    "legendFormat": "{{version}}",
+                    "refId": "A"
+                  }
+                ],
+                "title": "Requests per second by version",
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 8,
+                  "w": 12,
+                  "x": 0,
+                  "y": 0
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "legend": {
+                    "displayMode": "list",
+                    "placement": "bottom",
+                    "showLegend": true,
+                    "calcs": []
+                  },
+                  "tooltip": {
+                    "mode": "multi",
+                    "sort": "desc"
+                  }
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "reqps",
+                    "min": 0,
+                    "custom": {}
+                  },
+                  "overrides": []
+                }
+              },
+              {
+                "type": "timeseries",
+                "targets": [
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "(sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\", code=~\"5..\"}[$__rate_interval])) or 0 * sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))) / sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))",
+                    "legendFormat": "{{version}}",
+                    "refId": "A"
+                  }
+                ],
+                "title": "5xx ratio by version",
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 8,
+                  "w": 12,
+                  "x": 12,
+                  "y": 0
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "legend": {
+                    "displayMode": "list",
+                    "placement": "bottom",
+                    "showLegend": true,
+                    "calcs": []
+                  },
+                  "tooltip": {
+                    "mode": "multi",
+                    "sort": "desc"
+                  }
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "percentunit",
+                    "min": 0,
+                    "custom": {}
+                  },
+                  "overrides": []
+                }
+              },
+              {
+                "type": "timeseries",
+                "targets": [
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "histogram_quantile(0.99, sum by (version, le) (rate({__name__=~\"(.+_)?http_request_duration_seconds_bucket\", app=\"$app\"}[$__rate_interval])))",
+                    "legendFormat": "{{version}} p99",
+                    "refId": "A"
+                  },
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "histogram_quantile(0.5, sum by (version, le) (rate({__name__=~\"(.+_)?http_request_duration_seconds_bucket\", app=\"$app\"}[$__rate_interval])))",
+                    "legendFormat": "{{version}} p50",
+                    "refId": "B"
+                  }
+                ],
+                "title": "Request duration by version (p50, p99)",
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 8,
+                  "w": 12,
+                  "x": 0,
+                  "y": 8
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "legend": {
+                    "displayMode": "list",
+                    "placement": "bottom",
+                    "showLegend": true,
+                    "calcs": []
+                  },
+                  "tooltip": {
+                    "mode": "multi",
+                    "sort": "desc"
+                  }
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "s",
+                    "min": 0,
+                    "custom": {}
+                  },
+                  "overrides": []
+                }
+              },
+              {
+                "type": "timeseries",
+                "targets": [
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "count by (version, canary) (up{app=\"$app\"} == 1)",
+                    "legendFormat": "{{version}} canary={{canary}}",
+                    "refId": "A"
+                  }
+                ],
+                "title": "Instances up by version",
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 8,
+                  "w": 12,
+                  "x": 12,
+                  "y": 8
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "legend": {
+                    "displayMode": "list",
+                    "placement": "bottom",
+                    "showLegend": true,
+                    "calcs": []
+                  },
+                  "tooltip": {
+                    "mode": "multi",
+                    "sort": "desc"
+                  }
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "short",
+                    "decimals": 0,
+                    "min": 0,
+                    "custom": {}
+                  },
+                  "overrides": []
+                }
+              },
+              {
+                "type": "timeseries",
+                "targets": [
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "sum by (version, code) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))",
+                    "legendFormat": "{{version}} {{code}}",
+                    "refId": "A"
+                  }
+                ],
+                "title": "Requests per second by version and status code",
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 8,
+                  "w": 24,
+                  "x": 0,
+                  "y": 16
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "legend": {
+                    "displayMode": "list",
+                    "placement": "bottom",
+                    "showLegend": true,
+                    "calcs": []
+                  },
+                  "tooltip": {
+                    "mode": "multi",
+                    "sort": "desc"
+                  }
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "reqps",
+                    "min": 0,
+                    "custom": {}
+                  },
+                  "overrides": []
+                }
+              }
+            ],
             "templating": {
               "list": [
                 {
+                  "type": "query",
                   "name": "app",
                   "label": "app",
-                  "type": "query",
-                  "datasource": {"type": "prometheus", "uid": "prometheus"},
-                  "query": {"query": "label_values(up{app!=\"\"}, app)", "refId": "app"},
-                  "definition": "label_values(up{app!=\"\"}, app)",
+                  "skipUrlSync": false,
+                  "query": "label_values(up{app!=\"\"}, app)",
+                  "datasource": {
+                    "type": "prometheus",
+                    "uid": "prometheus"
+                  },
+                  "multi": false,
+                  "allowCustomValue": true,
                   "refresh": 2,
                   "sort": 1,
-                  "multi": false,
-                  "includeAll": false
+                  "includeAll": false,
+                  "auto": false,
+                  "auto_min": "10s",
+                  "auto_count": 30,
+                  "definition": "label_values(up{app!=\"\"}, app)"
                 }
               ]
             },
-            "panels": [
-              {
-                "id": 1,
-                "type": "timeseries",
-                "title": "Requests per second by version",
-                "gridPos": {"h": 8, "w": 12, "x": 0, "y": 0},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "reqps"}, "overrides": []},
-                "targets": [
-                  {
-                    "refId": "A",
-                    "expr": "sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))",
-                    "legendFormat": "{{version}}"
-                  }
-                ]
-              },
-              {
-                "id": 2,
-                "type": "timeseries",
-                "title": "5xx ratio by version",
-                "gridPos": {"h": 8, "w": 12, "x": 12, "y": 0},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "percentunit", "min": 0}, "overrides": []},
-                "targets": [
-                  {
-                    "refId": "A",
-                    "expr": "sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\", code=~\"5..\"}[$__rate_interval])) / sum by (version) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))",
-                    "legendFormat": "{{version}}"
-                  }
-                ]
-              },
-              {
-                "id": 3,
-                "type": "timeseries",
-                "title": "p99 request duration by version",
-                "gridPos": {"h": 8, "w": 12, "x": 0, "y": 8},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "s", "min": 0}, "overrides": []},
-                "targets": [
-                  {
-                    "refId": "A",
-                    "expr": "histogram_quantile(0.99, sum by (version, le) (rate({__name__=~\"(.+_)?http_request_duration_seconds_bucket\", app=\"$app\"}[$__rate_interval])))",
-                    "legendFormat": "{{version}}"
-                  }
-                ]
-              },
-              {
-                "id": 4,
-                "type": "timeseries",
-                "title": "Instances up by version",
-                "gridPos": {"h": 8, "w": 12, "x": 12, "y": 8},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "short", "min": 0, "decimals": 0}, "overrides": []},
-                "targets": [
-                  {
-                    "refId": "A",
-                    "expr": "count by (version, canary) (up{app=\"$app\"} == 1)",
-                    "legendFormat": "{{version}} canary={{canary}}"
-                  }
-                ]
-              },
-              {
-                "id": 5,
-                "type": "timeseries",
-                "title": "Requests per second by status code",
-                "gridPos": {"h": 8, "w": 24, "x": 0, "y": 16},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "reqps"}, "overrides": []},
-                "targets": [
-                  {
-                    "refId": "A",
-                    "expr": "sum by (code) (rate({__name__=~\"(.+_)?http_requests_total\", app=\"$app\"}[$__rate_interval]))",
-                    "legendFormat": "{{code}}"
-                  }
-                ]
-              }
-            ]
+            "annotations": {}
           }
         EOT
         destination     = "local/dashboards/app.json"
@@ -226,111 +413,387 @@ job "grafana" {
             "uid": "hstack-cluster",
             "title": "hstack / cluster",
             "description": "Nomad, Consul and Vault health, allocations and node resources.",
-            "tags": ["hstack"],
+            "tags": [
+              "hstack"
+            ],
+            "timezone": "browser",
             "editable": false,
-            "schemaVersion": 39,
+            "graphTooltip": 0,
+            "time": {
+              "from": "now-3h",
+              "to": "now"
+            },
+            "fiscalYearStartMonth": 0,
             "refresh": "30s",
-            "time": {"from": "now-3h", "to": "now"},
-            "templating": {"list": []},
+            "schemaVersion": 42,
             "panels": [
               {
-                "id": 1,
                 "type": "stat",
-                "title": "Telemetry targets up",
-                "gridPos": {"h": 6, "w": 12, "x": 0, "y": 0},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "short", "mappings": [{"type": "value", "options": {"0": {"text": "DOWN", "color": "red"}, "1": {"text": "UP", "color": "green"}}}]}, "overrides": []},
                 "targets": [
                   {
-                    "refId": "A",
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
                     "expr": "up{job=~\"nomad|consul|vault\"}",
-                    "legendFormat": "{{job}} {{instance}}"
+                    "legendFormat": "{{job}} {{instance}}",
+                    "refId": "A"
                   }
-                ]
+                ],
+                "title": "Telemetry targets up",
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 6,
+                  "w": 12,
+                  "x": 0,
+                  "y": 0
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "graphMode": "area",
+                  "colorMode": "value",
+                  "justifyMode": "auto",
+                  "textMode": "auto",
+                  "wideLayout": true,
+                  "showPercentChange": false,
+                  "reduceOptions": {
+                    "calcs": []
+                  },
+                  "percentChangeColorMode": "standard",
+                  "orientation": ""
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "short"
+                  },
+                  "overrides": []
+                }
               },
               {
-                "id": 2,
                 "type": "stat",
-                "title": "Vault unsealed",
-                "gridPos": {"h": 6, "w": 6, "x": 12, "y": 0},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"mappings": [{"type": "value", "options": {"0": {"text": "SEALED", "color": "red"}, "1": {"text": "unsealed", "color": "green"}}}]}, "overrides": []},
                 "targets": [
                   {
-                    "refId": "A",
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
                     "expr": "vault_core_unsealed",
-                    "legendFormat": "{{instance}}"
+                    "legendFormat": "{{instance}}",
+                    "refId": "A"
                   }
-                ]
+                ],
+                "title": "Vault unsealed",
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 6,
+                  "w": 6,
+                  "x": 12,
+                  "y": 0
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "graphMode": "area",
+                  "colorMode": "value",
+                  "justifyMode": "auto",
+                  "textMode": "auto",
+                  "wideLayout": true,
+                  "showPercentChange": false,
+                  "reduceOptions": {
+                    "calcs": []
+                  },
+                  "percentChangeColorMode": "standard",
+                  "orientation": ""
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "bool_yes_no"
+                  },
+                  "overrides": []
+                }
               },
               {
-                "id": 3,
                 "type": "stat",
+                "targets": [
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "max(consul_autopilot_healthy)",
+                    "legendFormat": "consul",
+                    "refId": "A"
+                  },
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "max(nomad_nomad_autopilot_healthy)",
+                    "legendFormat": "nomad",
+                    "refId": "B"
+                  }
+                ],
                 "title": "Consul and Nomad autopilot healthy",
-                "gridPos": {"h": 6, "w": 6, "x": 18, "y": 0},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"mappings": [{"type": "value", "options": {"0": {"text": "unhealthy", "color": "red"}, "1": {"text": "healthy", "color": "green"}}}]}, "overrides": []},
-                "targets": [
-                  {"refId": "A", "expr": "max(consul_autopilot_healthy)", "legendFormat": "consul"},
-                  {"refId": "B", "expr": "max(nomad_nomad_autopilot_healthy)", "legendFormat": "nomad"}
-                ]
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 6,
+                  "w": 6,
+                  "x": 18,
+                  "y": 0
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "graphMode": "area",
+                  "colorMode": "value",
+                  "justifyMode": "auto",
+                  "textMode": "auto",
+                  "wideLayout": true,
+                  "showPercentChange": false,
+                  "reduceOptions": {
+                    "calcs": []
+                  },
+                  "percentChangeColorMode": "standard",
+                  "orientation": ""
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "bool_yes_no"
+                  },
+                  "overrides": []
+                }
               },
               {
-                "id": 4,
                 "type": "timeseries",
+                "targets": [
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "sum by (host) (nomad_client_allocations_running)",
+                    "legendFormat": "{{host}} running",
+                    "refId": "A"
+                  },
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "sum by (host) (nomad_client_allocations_pending)",
+                    "legendFormat": "{{host}} pending",
+                    "refId": "B"
+                  }
+                ],
                 "title": "Nomad allocations by node",
-                "gridPos": {"h": 8, "w": 12, "x": 0, "y": 6},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "short", "min": 0}, "overrides": []},
-                "targets": [
-                  {"refId": "A", "expr": "sum by (host) (nomad_client_allocations_running)", "legendFormat": "{{host}} running"},
-                  {"refId": "B", "expr": "sum by (host) (nomad_client_allocations_pending)", "legendFormat": "{{host}} pending"}
-                ]
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 8,
+                  "w": 12,
+                  "x": 0,
+                  "y": 6
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "legend": {
+                    "displayMode": "list",
+                    "placement": "bottom",
+                    "showLegend": true,
+                    "calcs": []
+                  },
+                  "tooltip": {
+                    "mode": "multi",
+                    "sort": "desc"
+                  }
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "short",
+                    "min": 0,
+                    "custom": {}
+                  },
+                  "overrides": []
+                }
               },
               {
-                "id": 5,
                 "type": "timeseries",
+                "targets": [
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "max(nomad_nomad_job_status_running)",
+                    "legendFormat": "running",
+                    "refId": "A"
+                  },
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "max(nomad_nomad_job_status_pending)",
+                    "legendFormat": "pending",
+                    "refId": "B"
+                  },
+                  {
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
+                    "expr": "max(nomad_nomad_job_status_dead)",
+                    "legendFormat": "dead",
+                    "refId": "C"
+                  }
+                ],
                 "title": "Nomad jobs by status",
-                "gridPos": {"h": 8, "w": 12, "x": 12, "y": 6},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "short", "min": 0}, "overrides": []},
-                "targets": [
-                  {"refId": "A", "expr": "max(nomad_nomad_job_status_running)", "legendFormat": "running"},
-                  {"refId": "B", "expr": "max(nomad_nomad_job_status_pending)", "legendFormat": "pending"},
-                  {"refId": "C", "expr": "max(nomad_nomad_job_status_dead)", "legendFormat": "dead"}
-                ]
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 8,
+                  "w": 12,
+                  "x": 12,
+                  "y": 6
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "legend": {
+                    "displayMode": "list",
+                    "placement": "bottom",
+                    "showLegend": true,
+                    "calcs": []
+                  },
+                  "tooltip": {
+                    "mode": "multi",
+                    "sort": "desc"
+                  }
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "short",
+                    "min": 0,
+                    "custom": {}
+                  },
+                  "overrides": []
+                }
               },
               {
-                "id": 6,
                 "type": "timeseries",
-                "title": "Node CPU busy",
-                "gridPos": {"h": 8, "w": 12, "x": 0, "y": 14},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "percentunit", "min": 0, "max": 1}, "overrides": []},
                 "targets": [
                   {
-                    "refId": "A",
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
                     "expr": "1 - avg by (node) (rate(node_cpu_seconds_total{mode=\"idle\"}[$__rate_interval]))",
-                    "legendFormat": "{{node}}"
+                    "legendFormat": "{{node}}",
+                    "refId": "A"
                   }
-                ]
+                ],
+                "title": "Node CPU busy",
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 8,
+                  "w": 12,
+                  "x": 0,
+                  "y": 14
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "legend": {
+                    "displayMode": "list",
+                    "placement": "bottom",
+                    "showLegend": true,
+                    "calcs": []
+                  },
+                  "tooltip": {
+                    "mode": "multi",
+                    "sort": "desc"
+                  }
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "percentunit",
+                    "min": 0,
+                    "max": 1,
+                    "custom": {}
+                  },
+                  "overrides": []
+                }
               },
               {
-                "id": 7,
                 "type": "timeseries",
-                "title": "Node memory used",
-                "gridPos": {"h": 8, "w": 12, "x": 12, "y": 14},
-                "datasource": {"type": "prometheus", "uid": "prometheus"},
-                "fieldConfig": {"defaults": {"unit": "percentunit", "min": 0, "max": 1}, "overrides": []},
                 "targets": [
                   {
-                    "refId": "A",
+                    "datasource": {
+                      "type": "prometheus",
+                      "uid": "prometheus"
+                    },
                     "expr": "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
-                    "legendFormat": "{{node}}"
+                    "legendFormat": "{{node}}",
+                    "refId": "A"
                   }
-                ]
+                ],
+                "title": "Node memory used",
+                "transparent": false,
+                "datasource": {
+                  "type": "prometheus",
+                  "uid": "prometheus"
+                },
+                "gridPos": {
+                  "h": 8,
+                  "w": 12,
+                  "x": 12,
+                  "y": 14
+                },
+                "repeatDirection": "h",
+                "options": {
+                  "legend": {
+                    "displayMode": "list",
+                    "placement": "bottom",
+                    "showLegend": true,
+                    "calcs": []
+                  },
+                  "tooltip": {
+                    "mode": "multi",
+                    "sort": "desc"
+                  }
+                },
+                "fieldConfig": {
+                  "defaults": {
+                    "unit": "percentunit",
+                    "min": 0,
+                    "max": 1,
+                    "custom": {}
+                  },
+                  "overrides": []
+                }
               }
-            ]
+            ],
+            "templating": {},
+            "annotations": {}
           }
         EOT
         destination     = "local/dashboards/cluster.json"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hstack-dev/hstack/pkg/analysis"
 	"github.com/hstack-dev/hstack/pkg/clients"
+	"github.com/hstack-dev/hstack/pkg/nomadui"
 	"github.com/hstack-dev/hstack/pkg/notify"
 	"github.com/hstack-dev/hstack/pkg/release"
 	"github.com/hstack-dev/hstack/pkg/render"
@@ -120,7 +121,7 @@ func deployAction(c *cli.Context) error {
 	// Infrastructure first, one at a time: apps need the ingress for
 	// traffic and Prometheus for their analyses.
 	for _, j := range infra {
-		if err := showPlan(c, out, nc, j); err != nil {
+		if err := showPlan(c, out, nc, j, dp.DeployedBy); err != nil {
 			return err
 		}
 		res, err := dp.Deploy(c.Context, st, j)
@@ -128,12 +129,12 @@ func deployAction(c *cli.Context) error {
 		o := appOutcome{Job: j.Name, Result: res, Err: err}
 		outcomes = append(outcomes, o)
 		if o.code() != ExitOK {
-			printOutcomes(out, outcomes, apps)
+			printOutcomes(out, view.ui, outcomes, apps)
 			return o.exitError()
 		}
 	}
 	for _, j := range apps {
-		if err := showPlan(c, out, nc, j); err != nil {
+		if err := showPlan(c, out, nc, j, dp.DeployedBy); err != nil {
 			return err
 		}
 	}
@@ -148,7 +149,7 @@ func deployAction(c *cli.Context) error {
 	}
 	outcomes = append(outcomes, releaseApps(c.Context, dp, st, apps, c.Int(flagParallel), c.Bool(flagFailFast))...)
 	view.Done()
-	if err := printOutcomes(out, outcomes, nil); err != nil {
+	if err := printOutcomes(out, view.ui, outcomes, nil); err != nil {
 		return err
 	}
 	worst := appOutcome{}
@@ -177,11 +178,13 @@ func loadStackWithStrategy(c *cli.Context) (*stackfile.Stack, error) {
 
 // showPlan prints what a release changes, as `nomad job plan` would,
 // before anything is submitted.
-func showPlan(c *cli.Context, out *Output, nc *nomadapi.Client, j *render.Job) error {
+func showPlan(c *cli.Context, out *Output, nc *nomadapi.Client, j *render.Job, releasedBy string) error {
+	carryReleasedBy(c.Context, nc, j)
 	resp, _, err := nc.Jobs().Plan(j.Job, true, (&nomadapi.WriteOptions{}).WithContext(c.Context))
 	if err != nil {
 		return &ExitError{Code: ExitUnreachable, Err: fmt.Errorf("nomad plan %s: %w", j.Name, err)}
 	}
+	markReleasedBy(j, resp, releasedBy)
 	if p := summarize(j, resp); out.JSON {
 		b, _ := json.Marshal(struct {
 			Kind string `json:"kind"`
@@ -265,9 +268,18 @@ func splitInfra(jobs []*render.Job) (infra, apps []*render.Job) {
 // live view as sink, notifications from the stack's notifiers (st may be
 // nil), who released.
 func newDeployer(c *cli.Context, st *stackfile.Stack, nc *nomadapi.Client, cc *consulapi.Client, view *eventView) (*release.Deployer, error) {
+	ns := ""
+	if st != nil {
+		ns = st.Namespace
+	}
+	ui, err := nomadUI(c, ns)
+	if err != nil {
+		return nil, err
+	}
+	view.ui = ui
 	dp := &release.Deployer{
 		Nomad: nc, Consul: cc, Sink: view, Report: view.Note,
-		Detach: c.Bool(flagDetach), UIAddr: nc.Address(), DeployedBy: deployedBy(),
+		Detach: c.Bool(flagDetach), UI: ui, DeployedBy: deployedBy(),
 	}
 	if c.IsSet(flagAutoPromote) {
 		v := c.Bool(flagAutoPromote)
@@ -327,11 +339,11 @@ func releaseAction(op func(c *cli.Context, r *releaseRun, app string) (rollout.R
 		}
 		res, err := op(c, r, c.Args().First())
 		r.view.Done()
-		return finishRelease(c, res, err)
+		return finishRelease(c, r.view.ui, res, err)
 	}
 }
 
-func finishRelease(c *cli.Context, res rollout.Result, err error) error {
+func finishRelease(c *cli.Context, ui nomadui.Links, res rollout.Result, err error) error {
 	if err != nil {
 		var ce *rollout.ClusterError
 		switch {
@@ -342,7 +354,7 @@ func finishRelease(c *cli.Context, res rollout.Result, err error) error {
 		}
 		return &ExitError{Code: ExitRolledBack, Err: err}
 	}
-	if err := printResults(OutputFromContext(c), []rollout.Result{res}); err != nil {
+	if err := printResults(OutputFromContext(c), ui, []rollout.Result{res}); err != nil {
 		return err
 	}
 	code := outcomeCode(res.Outcome)
@@ -365,17 +377,17 @@ func outcomeCode(o rollout.Outcome) int {
 	return ExitRolledBack
 }
 
-func printResults(out *Output, results []rollout.Result) error {
+func printResults(out *Output, ui nomadui.Links, results []rollout.Result) error {
 	var os []appOutcome
 	for _, r := range results {
 		os = append(os, appOutcome{Job: r.Job, Result: r})
 	}
-	return printOutcomes(out, os, nil)
+	return printOutcomes(out, ui, os, nil)
 }
 
 // printOutcomes is the summary: one line per job, every one of them,
 // including those never started (notStarted).
-func printOutcomes(out *Output, outcomes []appOutcome, notStarted []*render.Job) error {
+func printOutcomes(out *Output, ui nomadui.Links, outcomes []appOutcome, notStarted []*render.Job) error {
 	for _, j := range notStarted {
 		outcomes = append(outcomes, appOutcome{Job: j.Name, Skipped: true})
 	}
@@ -384,13 +396,18 @@ func printOutcomes(out *Output, outcomes []appOutcome, notStarted []*render.Job)
 		if r.Job == "" {
 			r.Job = o.Job
 		}
+		link := ""
+		if !o.Skipped && o.Err == nil {
+			link = resultLink(ui, r)
+		}
 		if out.JSON {
 			b, err := json.Marshal(struct {
 				Kind string `json:"kind"`
 				rollout.Result
 				Status string `json:"status,omitempty"`
 				Error  string `json:"error,omitempty"`
-			}{"result", r, o.status(), errString(o.Err)})
+				UI     string `json:"ui,omitempty"`
+			}{"result", r, o.status(), errString(o.Err), link})
 			if err != nil {
 				return err
 			}
@@ -405,6 +422,12 @@ func printOutcomes(out *Output, outcomes []appOutcome, notStarted []*render.Job)
 			line += fmt.Sprintf(" (version %d, %d Nomad requests)", r.JobVersion, r.Requests)
 		}
 		fmt.Fprintln(out.Stdout, line)
+		if link != "" {
+			fmt.Fprintln(out.Stdout, "  Nomad UI: "+link)
+		}
+		for _, in := range r.Inspections {
+			fmt.Fprintf(out.Stdout, "  allocation %s (%s): %s\n", shortID(in.AllocID), in.Status, ui.Allocation(in.AllocID))
+		}
 	}
 	return nil
 }

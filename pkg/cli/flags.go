@@ -94,6 +94,8 @@ func globalFlags() []cli.Flag {
 		stringFlag(catVault, flagVaultClientCert, "VAULT_CLIENT_CERT", "`PATH` to a PEM client certificate for Vault"),
 		stringFlag(catVault, flagVaultClientKey, "VAULT_CLIENT_KEY", "`PATH` to the PEM key of the Vault client certificate"),
 
+		nomadUIAddrFlag(),
+
 		jsonFlag(),
 		noColorFlag(),
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"github.com/hstack-dev/hstack/pkg/nomadui"
 	"github.com/hstack-dev/hstack/pkg/rollout"
 )
 
@@ -15,6 +16,7 @@ import (
 // what happened; otherwise plain lines, one per event.
 type eventView struct {
 	out   *Output
+	ui    nomadui.Links // where the links to the Nomad UI point
 	mu    sync.Mutex
 	table []string // the table currently drawn (TTY only)
 	// latest holds each job's newest event with groups, so that apps
@@ -34,17 +36,25 @@ func (v *eventView) Emit(e rollout.Event) {
 		b, _ := json.Marshal(struct {
 			Kind string `json:"kind"`
 			rollout.Event
-		}{"event", e})
+			UI string `json:"ui,omitempty"`
+		}{"event", e, eventLink(v.ui, e)})
 		fmt.Fprintln(v.out.Stdout, string(b))
 		return
 	}
+	link := eventLink(v.ui, e)
 	if !v.out.TTY {
 		fmt.Fprintln(v.out.Stdout, plainEvent(e))
+		if link != "" {
+			fmt.Fprintln(v.out.Stdout, "  Nomad UI: "+link)
+		}
 		return
 	}
 	v.clear()
 	if e.Type != rollout.EventProgress || e.Message != "" && !strings.HasPrefix(e.Message, "Deployment is running") {
 		fmt.Fprintln(v.out.Stdout, v.colored(e))
+	}
+	if link != "" {
+		fmt.Fprintln(v.out.Stdout, "  Nomad UI: "+link)
 	}
 	if len(e.Groups) > 0 {
 		if _, ok := v.latest[e.Job]; !ok {

@@ -35,6 +35,10 @@ func statusAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	ui, err := nomadUI(c, "")
+	if err != nil {
+		return err
+	}
 	out := OutputFromContext(c)
 	for _, n := range names {
 		s, err := rollout.CurrentStatus(c.Context, nc, n)
@@ -43,7 +47,7 @@ func statusAction(c *cli.Context) error {
 		}
 		link := ""
 		if s.DeploymentID != "" {
-			link = fmt.Sprintf("%s/ui/jobs/%s/deployments", nc.Address(), n)
+			link = ui.Job(n)
 		}
 		if out.JSON {
 			if err := out.Emit(struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hstack-dev/hstack/pkg/analysis"
 	"github.com/hstack-dev/hstack/pkg/jobmeta"
+	"github.com/hstack-dev/hstack/pkg/nomadui"
 	"github.com/hstack-dev/hstack/pkg/notify"
 	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
@@ -31,8 +32,8 @@ type Deployer struct {
 	// AutoPromote overrides the stack file's auto_promote when set.
 	AutoPromote *bool
 	Detach      bool
-	// UIAddr is the Nomad UI base for links in notifications.
-	UIAddr string
+	// UI is where the links in notifications point (zero: no links).
+	UI nomadui.Links
 	// DeployedBy is recorded in the version tag of a successful release.
 	DeployedBy string
 }
@@ -216,9 +217,7 @@ func (dp *Deployer) notifying(app *stackfile.App, version string) rollout.Sink {
 		}
 		ev := notify.Event{Type: t, App: app.Name, Version: version, Strategy: string(app.Rollout.Strategy),
 			Step: step, Message: e.Message, At: e.Time}
-		if dp.UIAddr != "" && e.DeploymentID != "" {
-			ev.URL = fmt.Sprintf("%s/ui/deployments/%s", dp.UIAddr, e.DeploymentID)
-		}
+		ev.URL = dp.UI.Deployment(app.Name, e.DeploymentID)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := dp.Notifier.Send(ctx, app.Rollout.Notify, ev); err != nil && dp.Report != nil {

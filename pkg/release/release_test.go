@@ -21,6 +21,7 @@ import (
 	"github.com/hstack-dev/hstack/pkg/analysis"
 	"github.com/hstack-dev/hstack/pkg/jobmeta"
 	"github.com/hstack-dev/hstack/pkg/nomadfake"
+	"github.com/hstack-dev/hstack/pkg/nomadui"
 	"github.com/hstack-dev/hstack/pkg/notify"
 	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
@@ -156,7 +157,7 @@ func newWorld(t *testing.T) *world {
 		}
 		return ""
 	}}, hook.Client())
-	w.dp = &Deployer{Nomad: w.nomad, Consul: w.consul, Notifier: n, DeployedBy: "tester", UIAddr: "http://nomad.example"}
+	w.dp = &Deployer{Nomad: w.nomad, Consul: w.consul, Notifier: n, DeployedBy: "tester", UI: mustUI(t, "http://nomad.example")}
 	return w
 }
 
@@ -198,7 +199,7 @@ func (w *world) notified() string {
 	var out []string
 	for _, e := range w.sent {
 		out = append(out, string(e.Type)+" "+e.Version)
-		if e.URL != "" && !strings.HasPrefix(e.URL, "http://nomad.example/ui/deployments/") {
+		if e.URL != "" && !(strings.HasPrefix(e.URL, "http://nomad.example/ui/jobs/") && strings.HasSuffix(e.URL, "/deployments")) {
 			w.t.Errorf("notification link %s", e.URL)
 		}
 	}
@@ -493,4 +494,13 @@ func TestDeployAllLetsOthersFinishOrFailsFast(t *testing.T) {
 	if fmt.Sprint(got) != "[web=false stepped=true]" {
 		t.Errorf("fail-fast outcomes %v", got)
 	}
+}
+
+func mustUI(t *testing.T, addr string) nomadui.Links {
+	t.Helper()
+	ui, err := nomadui.New(addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ui
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -343,6 +344,17 @@ func withCanaryGroup(stable, next *nomadapi.Job, group string, count int) (*noma
 	cg.Update.AutoPromote = &off
 	cg.Update.MaxParallel = &count
 	cg.Scaling = nil
+	// What a person sees on this group's page in the Nomad UI: whose
+	// canaries these are and of which version.
+	cg.Meta = maps.Clone(cg.Meta)
+	if cg.Meta == nil {
+		cg.Meta = map[string]string{}
+	}
+	cg.Meta["hstack_canary_of"] = group
+	cg.Meta["hstack_role"] = fmt.Sprintf("canaries of %s's next version, added by hstack for this stepped release; removed once it is promoted or aborted", group)
+	if v := next.Meta["version"]; v != "" {
+		cg.Meta["version"] = v
+	}
 	for _, svc := range allServices(cg) {
 		svc.Tags = append(append([]string{}, svc.Tags...), svc.CanaryTags...)
 		svc.Tags = appendMissing(svc.Tags, jobmeta.Canary)

@@ -61,11 +61,17 @@ var ErrNotFound = errors.New("not found")
 // Find locates a HashiCorp tool. Order: $HSTACK_<NAME>_BIN, the builder's
 // cache for the pinned version, then PATH. The cache wins over PATH so tests
 // run the pinned version even when a developer has another one installed.
+// For Nomad the build with the web UI (NomadUIDir) wins over the plain one.
 func Find(name string) (string, error) {
 	if p := os.Getenv("HSTACK_" + envName(name) + "_BIN"); p != "" {
 		return p, nil
 	}
 	ver := Version(name)
+	if name == "nomad" {
+		if p := filepath.Join(NomadUIDir(), "nomad"); isExecutable(p) {
+			return p, nil
+		}
+	}
 	if ver != "" {
 		p := filepath.Join(CacheDir(), "tools", name+"-"+ver, name)
 		if isExecutable(p) {
@@ -77,6 +83,23 @@ func Find(name string) (string, error) {
 	}
 	return "", fmt.Errorf("%s %s: %w on PATH or in %s (run `make tools` or scripts/tools.sh %s)",
 		name, ver, ErrNotFound, filepath.Join(CacheDir(), "tools"), name)
+}
+
+// NomadUIDir is where scripts/tools.sh nomad-ui puts the pinned Nomad built
+// with its web UI embedded: the binary "nomad", and "dist", the Ember build it
+// embeds (what the agent serves under /ui/).
+func NomadUIDir() string {
+	return filepath.Join(CacheDir(), "tools", "nomad-ui-"+Version("nomad"))
+}
+
+// AlertmanagerUIDir is where scripts/tools.sh alertmanager-ui writes
+// Alertmanager's web UI (for --web.ui-path), "" when it has not.
+func AlertmanagerUIDir() string {
+	d := filepath.Join(CacheDir(), "tools", "alertmanager-ui-"+Versions()["ALERTMANAGER_UI_VERSION"], "ui")
+	if _, err := os.Stat(filepath.Join(d, "index.html")); err != nil {
+		return ""
+	}
+	return d
 }
 
 // FindPostgres locates a PostgreSQL server binary directory (the one holding

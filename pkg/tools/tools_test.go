@@ -3,6 +3,7 @@ package tools
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -38,5 +39,34 @@ func TestFindPrefersEnvThenCache(t *testing.T) {
 	t.Setenv("HSTACK_NOMAD_BIN", "/opt/nomad")
 	if got, _ := Find("nomad"); got != "/opt/nomad" {
 		t.Fatalf("env override ignored: %q", got)
+	}
+}
+
+func TestFindPrefersNomadWithUI(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("HSTACK_CACHE", cache)
+	t.Setenv("HSTACK_NOMAD_BIN", "")
+	t.Setenv("PATH", t.TempDir())
+	plain := filepath.Join(cache, "tools", "nomad-"+Version("nomad"), "nomad")
+	withUI := filepath.Join(NomadUIDir(), "nomad")
+	for _, p := range []string{plain, withUI} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Find("nomad"); got != plain {
+		t.Fatalf("without a UI build Find = %q, want the plain build %q", got, plain)
+	}
+	if err := os.WriteFile(withUI, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Find("nomad"); got != withUI {
+		t.Fatalf("Find = %q, want the UI build %q", got, withUI)
+	}
+	if !strings.HasPrefix(withUI, filepath.Join(cache, "tools", "nomad-ui-")) {
+		t.Errorf("NomadUIDir %q is not the tools.sh nomad-ui cache dir", NomadUIDir())
 	}
 }

@@ -153,6 +153,11 @@ func (r *renderer) alertmanagerJob() (*nomadapi.Job, error) {
 		// off instead of binding 0.0.0.0:9094.
 		"--cluster.listen-address=",
 	}
+	// Debian builds Alertmanager without its web UI; given the UI's files
+	// (scripts/tools.sh alertmanager-ui), the dev stack serves it too.
+	if ui := r.opts.Binaries[AlertmanagerUI]; ui != "" && r.local {
+		args = append(args, "--web.ui-path="+ui)
+	}
 	task := &nomadapi.Task{
 		Name:        Alertmanager,
 		Templates:   append([]*nomadapi.Template{r.secretTemplate(amConfigFile, cfg)}, secrets...),

@@ -1,22 +1,11 @@
 package monitoring
 
 import (
-	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
 )
-
-// dashboards are provisioned into every Grafana as they are in the
-// repository: editing them in the UI is disabled, so the files stay the
-// source of truth.
-//
-//go:embed files/dashboards/*.json
-var dashboards embed.FS
 
 // Grafana provisioning files
 // (https://grafana.com/docs/grafana/latest/administration/provisioning/).
@@ -83,16 +72,16 @@ func (r *renderer) grafanaJob() (*nomadapi.Job, error) {
 		restartOnChange(newTemplate("local/provisioning/datasources/hstack.yml", dsYAML)),
 		restartOnChange(newTemplate("local/provisioning/dashboards/hstack.yml", prov)),
 	}
-	files, err := dashboardFiles()
+	dashboards, err := Dashboards()
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range files {
-		b, err := dashboards.ReadFile(name)
+	for _, d := range dashboards {
+		b, err := d.JSON()
 		if err != nil {
 			return nil, err
 		}
-		t, err := rawTemplate("local/dashboards/"+path.Base(name), string(b))
+		t, err := rawTemplate("local/dashboards/"+d.File, string(b))
 		if err != nil {
 			return nil, err
 		}
@@ -129,14 +118,4 @@ func (r *renderer) grafanaJob() (*nomadapi.Job, error) {
 		Tasks:         []*nomadapi.Task{task},
 	}}
 	return j, nil
-}
-
-// dashboardFiles lists the embedded dashboards in a stable order.
-func dashboardFiles() ([]string, error) {
-	names, err := fs.Glob(dashboards, "files/dashboards/*.json")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	return names, nil
 }

@@ -42,9 +42,14 @@ type Options struct {
 	NomadAddr string
 	VaultAddr string
 	// Binaries override the raw_exec binaries by name: "prometheus",
-	// "alertmanager", "node_exporter".
+	// "alertmanager", "node_exporter"; and AlertmanagerUI names the
+	// directory of Alertmanager's web UI, which Debian's package lacks.
 	Binaries map[string]string
 }
+
+// AlertmanagerUI is the Binaries key of the local Alertmanager's web UI
+// directory (--web.ui-path).
+const AlertmanagerUI = "alertmanager-ui"
 
 // Component names: Nomad job IDs, the hstack_component meta value, and for
 // the first ones also the Consul service names.

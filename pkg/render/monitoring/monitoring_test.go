@@ -1,7 +1,11 @@
 package monitoring
 
+//lint:file-ignore SA1019 the dashboards are classic Grafana JSON on purpose; see dashboards.go
+
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/hstack-dev/hstack/pkg/jobhcl"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
@@ -422,48 +429,148 @@ func TestRulesPerApp(t *testing.T) {
 }
 
 func TestDashboards(t *testing.T) {
-	files, err := dashboardFiles()
-	if err != nil || len(files) < 2 {
-		t.Fatalf("dashboards %v, %v", files, err)
-	}
-	uids := map[string]bool{}
-	for _, f := range files {
-		b, _ := dashboards.ReadFile(f)
-		var d struct {
-			UID    string
-			Panels []struct {
-				Title   string
-				Targets []struct{ Expr string }
-			}
-		}
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if d.UID == "" || uids[d.UID] {
-			t.Errorf("%s: uid %q missing or duplicate", f, d.UID)
-		}
-		uids[d.UID] = true
-		for _, p := range d.Panels {
-			if len(p.Targets) == 0 {
-				t.Errorf("%s: panel %q has no query", f, p.Title)
-			}
-		}
+	ds, err := Dashboards()
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("dashboards %v, %v", ds, err)
 	}
 	job := findJob(t, mustJobs(t, parseStack(t, fullStack), prodOpts()), Grafana)
 	for _, dest := range []string{"local/dashboards/app.json", "local/dashboards/cluster.json", "local/provisioning/datasources/hstack.yml", "local/provisioning/dashboards/hstack.yml"} {
 		findTemplate(t, job, dest)
 	}
-	ds := *findTemplate(t, job, "local/provisioning/datasources/hstack.yml").EmbeddedTmpl
+	ds0 := *findTemplate(t, job, "local/provisioning/datasources/hstack.yml").EmbeddedTmpl
 	for _, want := range []string{"url: http://prometheus.service.consul:9090", "url: http://loki.service.consul:3100"} {
-		if !strings.Contains(ds, want) {
-			t.Errorf("datasources lack %q:\n%s", want, ds)
+		if !strings.Contains(ds0, want) {
+			t.Errorf("datasources lack %q:\n%s", want, ds0)
 		}
 	}
-	// Rendered by the client, a dashboard arrives byte for byte.
-	b, _ := dashboards.ReadFile("files/dashboards/app.json")
-	out, err := newFakeClient(t.TempDir()).render(findTemplate(t, job, "local/dashboards/app.json"))
-	if err != nil || out != string(b) {
-		t.Errorf("app.json does not survive the template: %v", err)
+	uids := map[string]bool{}
+	for _, d := range ds {
+		want, err := d.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What Grafana reads is the file the Nomad client renders.
+		got, err := newFakeClient(t.TempDir()).render(findTemplate(t, job, "local/dashboards/"+d.File))
+		if err != nil || got != string(want) {
+			t.Fatalf("%s does not survive the template: %v", d.File, err)
+		}
+		m, err := checkDashboard([]byte(got))
+		if err != nil {
+			t.Fatalf("%s: %v", d.File, err)
+		}
+		uid := deref(m.Uid)
+		if uid == "" || uids[uid] {
+			t.Errorf("%s: uid %q missing or duplicate", d.File, uid)
+		}
+		uids[uid] = true
+		if m.Editable == nil || *m.Editable {
+			t.Errorf("%s: editable in Grafana's UI; the provisioned file would silently diverge", d.File)
+		}
+		for _, p := range m.Panels {
+			if p.Panel == nil || len(p.Panel.Targets) == 0 {
+				t.Errorf("%s: a panel without a query: %+v", d.File, p)
+				continue
+			}
+			if p.Panel.Datasource == nil || deref(p.Panel.Datasource.Uid) != "prometheus" {
+				t.Errorf("%s: panel %q does not use the provisioned Prometheus datasource", d.File, deref(p.Panel.Title))
+			}
+		}
+	}
+}
+
+// checkDashboard checks a dashboard file against the Grafana SDK's types
+// (Grafana itself cannot run here): it must decode into them, panel options
+// and queries included (a wrongly typed value fails), and encode back to the
+// same JSON (a field the schema does not know would be lost); then the SDK's
+// own validation runs. The SDK's strict decoders would be the direct way,
+// but in v0.0.22 they drop every panel and query they decode (each returns
+// an empty error list as a non-nil error).
+func checkDashboard(b []byte) (dashboard.Dashboard, error) {
+	plugins.RegisterDefaultPlugins()
+	var m dashboard.Dashboard
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("not a dashboard by Grafana's schema: %w", err)
+	}
+	again, err := json.Marshal(m)
+	if err != nil {
+		return m, err
+	}
+	var want, got any
+	if err := json.Unmarshal(b, &want); err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(again, &got); err != nil {
+		return m, err
+	}
+	if path := firstDifference("", want, got); path != "" {
+		return m, fmt.Errorf("%s is not in Grafana's schema (lost or changed when decoded into the SDK's types)", path)
+	}
+	return m, m.Validate()
+}
+
+// firstDifference is the JSON path where a and b first differ, "" if
+// nowhere.
+func firstDifference(path string, a, b any) string {
+	switch a := a.(type) {
+	case map[string]any:
+		bm, ok := b.(map[string]any)
+		if !ok {
+			return path + " (type)"
+		}
+		keys := slices.Sorted(maps.Keys(a))
+		for _, k := range keys {
+			bv, ok := bm[k]
+			if !ok {
+				return path + "." + k + " (dropped)"
+			}
+			if d := firstDifference(path+"."+k, a[k], bv); d != "" {
+				return d
+			}
+		}
+		for k := range bm {
+			if _, ok := a[k]; !ok {
+				return path + "." + k + " (added)"
+			}
+		}
+		return ""
+	case []any:
+		bs, ok := b.([]any)
+		if !ok || len(bs) != len(a) {
+			return path + " (length)"
+		}
+		for i := range a {
+			if d := firstDifference(fmt.Sprintf("%s[%d]", path, i), a[i], bs[i]); d != "" {
+				return d
+			}
+		}
+		return ""
+	}
+	if a != b {
+		if path == "" {
+			return "(value)"
+		}
+		return path
+	}
+	return ""
+}
+
+// TestDashboardValidationCatches proves checkDashboard is not a formality: a
+// misspelt field and a wrongly typed one are rejected.
+func TestDashboardValidationCatches(t *testing.T) {
+	for name, bad := range map[string]string{
+		"unknown field":  `{"title": "x", "pannels": []}`,
+		"wrong type":     `{"title": "x", "refresh": 30, "panels": []}`,
+		"bad panel":      `{"title": "x", "panels": [{"type": "timeseries", "gridPos": {"h": "tall"}}]}`,
+		"bad options":    `{"title": "x", "panels": [{"type": "timeseries", "options": {"legend": {"showLegend": "yes"}}}]}`,
+		"unknown option": `{"title": "x", "panels": [{"type": "timeseries", "options": {"legendd": {}}}]}`,
+		"bad query":      `{"title": "x", "panels": [{"type": "timeseries", "datasource": {"type": "prometheus"}, "targets": [{"refId": "A", "expr": 1}]}]}`,
+	} {
+		_, err := checkDashboard([]byte(bad))
+		if err == nil {
+			t.Errorf("%s: %s accepted", name, bad)
+			continue
+		}
+		t.Logf("%s: %v", name, err)
 	}
 }
 
@@ -523,5 +630,28 @@ func TestTargetFiles(t *testing.T) {
 		if strings.HasPrefix(*tmpl.DestPath, promTargetsDir) && *tmpl.ChangeMode != "noop" {
 			t.Errorf("%s: change_mode %s; Prometheus watches target files itself", *tmpl.DestPath, *tmpl.ChangeMode)
 		}
+	}
+}
+
+func TestAlertmanagerUIPath(t *testing.T) {
+	st := parseStack(t, fullStack)
+	args := func(o Options) []any {
+		task := findJob(t, mustJobs(t, st, o), Alertmanager).TaskGroups[0].Tasks[0]
+		a, _ := task.Config["args"].([]any)
+		return a
+	}
+	local, prod := localOpts(), prodOpts()
+	local.Binaries = map[string]string{AlertmanagerUI: "/cache/alertmanager-ui"}
+	prod.Binaries = map[string]string{AlertmanagerUI: "/cache/alertmanager-ui"}
+	if !slices.Contains(args(local), any("--web.ui-path=/cache/alertmanager-ui")) {
+		t.Errorf("local alertmanager args %v lack the UI path", args(local))
+	}
+	for _, a := range args(prod) {
+		if strings.HasPrefix(a.(string), "--web.ui-path") {
+			t.Errorf("the production image has its UI; got %v", a)
+		}
+	}
+	if slices.ContainsFunc(args(localOpts()), func(a any) bool { return strings.HasPrefix(a.(string), "--web.ui-path") }) {
+		t.Error("a UI path without one being given")
 	}
 }

@@ -83,9 +83,36 @@ func desiredInstances(a *stackfile.App) int {
 	return a.Count
 }
 
+// AlertRule is one alert rule of the rules file Prometheus is given.
+type AlertRule struct {
+	Group, Alert, Expr string
+}
+
+// AlertRules lists the alert rules rendered for st, as in the rules file.
+func AlertRules(st *stackfile.Stack, opts Options) ([]AlertRule, error) {
+	if st == nil || st.Monitoring == nil {
+		return nil, nil
+	}
+	r, err := newRenderer(st, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []AlertRule
+	for _, g := range r.ruleFile().Groups {
+		for _, rl := range g.Rules {
+			out = append(out, AlertRule{Group: g.Name, Alert: rl.Alert, Expr: rl.Expr})
+		}
+	}
+	return out, nil
+}
+
 // rules is the rules file, delivered verbatim (rawTemplate): the
 // annotations are Prometheus templates.
 func (r *renderer) rules() (string, error) {
+	return encodeYAML(r.ruleFile())
+}
+
+func (r *renderer) ruleFile() ruleFile {
 	tm := r.timing()
 	win := promDuration(tm.window)
 	var f ruleFile
@@ -137,7 +164,7 @@ func (r *renderer) rules() (string, error) {
 	if r.m.NodeExporter.Enabled {
 		f.Groups = append(f.Groups, r.nodeRules(tm))
 	}
-	return encodeYAML(f)
+	return f
 }
 
 // targetDown alerts when a scrape job's targets fail or, discovered

@@ -1,12 +1,12 @@
 package monitoring
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The configuration files are checked by the products' own validators,
@@ -57,24 +57,14 @@ func TestAlertmanagerConfigAmtoolCheck(t *testing.T) {
 // recording rule, with Grafana's variables replaced.
 func TestDashboardQueriesParse(t *testing.T) {
 	promtool := requireTool(t, "promtool", "prometheus")
-	files, err := dashboardFiles()
+	ds, err := Dashboards()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var rules []map[string]string
-	for _, f := range files {
-		b, _ := dashboards.ReadFile(f)
-		var d struct {
-			Panels []struct{ Targets []struct{ Expr string } }
-		}
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range d.Panels {
-			for _, tg := range p.Targets {
-				expr := strings.NewReplacer("$__rate_interval", "1m", "$app", "pingapp").Replace(tg.Expr)
-				rules = append(rules, map[string]string{"record": fmt.Sprintf("dashboard:query%d", len(rules)), "expr": expr})
-			}
+	for _, d := range ds {
+		for _, q := range d.Queries() {
+			rules = append(rules, map[string]string{"record": fmt.Sprintf("dashboard:query%d", len(rules)), "expr": q.PromQL("pingapp", time.Minute)})
 		}
 	}
 	y, err := encodeYAML(map[string]any{"groups": []map[string]any{{"name": "dashboards", "rules": rules}}})
