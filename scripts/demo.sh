@@ -19,7 +19,8 @@ ingress=127.0.0.1:8080
 
 vars=(--env dev --var "pingapp_bin=$PWD/bin/pingapp" --var "database_port=$PGPORT")
 # Debian's Alertmanager has no web UI; the dev stack's serves the release's.
-amui=(--bin "alertmanager-ui=$(scripts/tools.sh --print-path alertmanager-ui 2>/dev/null)")
+amui_dir=$(scripts/tools.sh --print-path alertmanager-ui 2>/dev/null)
+amui=(--bin "alertmanager-ui=$amui_dir")
 
 echo "==> hstack db setup: Vault's database roles as hstack.hcl declares them"
 $hstack db setup "${vars[@]}"
