@@ -3,7 +3,7 @@
 # HashiCorp binaries are not in Debian; scripts/tools.sh builds those.
 set -euo pipefail
 
-pkgs=(postgresql prometheus prometheus-alertmanager prometheus-node-exporter haproxy curl jq unzip shellcheck)
+pkgs=(postgresql prometheus prometheus-alertmanager prometheus-node-exporter haproxy curl jq unzip shellcheck vagrant)
 missing=()
 for p in "${pkgs[@]}"; do
   # Read dpkg-query's whole answer: `| grep -q` under pipefail can fail with
