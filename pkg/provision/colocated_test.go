@@ -51,3 +51,13 @@ func TestVaultColocatedKeepsTheConsulServer(t *testing.T) {
 		t.Errorf("vault.sh without --colocated kept a server config")
 	}
 }
+
+func TestNodeArgsColocated(t *testing.T) {
+	got := Node{Role: "vault", Root: "/r", Colocated: true}.Args("")
+	if got[len(got)-1] != "--colocated" {
+		t.Errorf("Args of a colocated Vault node: %q", got)
+	}
+	if strings.Contains(strings.Join(Node{Root: "/r"}.Args(""), " "), "--colocated") {
+		t.Errorf("--colocated without Colocated")
+	}
+}
