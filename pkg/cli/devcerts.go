@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -39,14 +40,21 @@ func devCerts(c *cli.Context) error {
 			nodes = append(nodes, devstack.Node{Name: name, Address: addr, Server: role == "server", Client: role == "client"})
 		}
 	}
+	if err := devstack.CheckClusterNodes(nodes); err != nil {
+		return UsageErrorf("--server/--client: %v", err)
+	}
 	res, err := devstack.WriteClusterSecrets(c.String("out"), nodes)
 	if err != nil {
-		return UsageErrorf("--out %s: %v", c.String("out"), err)
+		return fmt.Errorf("--out %s: %w", c.String("out"), err)
 	}
 	issued := res.Issued
 	if issued == nil {
 		issued = []string{}
 	}
+	what := "every node already had its certificates"
+	if len(issued) > 0 {
+		what = "issued " + strings.Join(issued, " ")
+	}
 	return OutputFromContext(c).Emit(map[string]any{"dir": res.Dir, "env_file": res.EnvFile, "issued": issued},
-		"%s: issued %d node(s) %s; source %s", res.Dir, len(issued), strings.Join(issued, " "), res.EnvFile)
+		"%s: %s; source %s", res.Dir, what, res.EnvFile)
 }

@@ -41,7 +41,7 @@ func NodeDir(dir, node string) string { return filepath.Join(dir, "nodes", node)
 // Addresses must be IPs: the agents verify each other by IP SAN.
 func WriteClusterSecrets(dir string, nodes []Node) (ClusterSecrets, error) {
 	res := ClusterSecrets{Dir: dir, EnvFile: filepath.Join(dir, "cluster.env")}
-	if err := checkClusterNodes(nodes); err != nil {
+	if err := CheckClusterNodes(nodes); err != nil {
 		return res, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -86,7 +86,9 @@ func WriteClusterSecrets(dir string, nodes []Node) (ClusterSecrets, error) {
 	return res, os.WriteFile(res.EnvFile, []byte(ClusterEnv(dir, nodes)), 0o644)
 }
 
-func checkClusterNodes(nodes []Node) error {
+// CheckClusterNodes says what is wrong with nodes as a cluster to issue
+// for: names, IP addresses, at least one server.
+func CheckClusterNodes(nodes []Node) error {
 	var servers int
 	seen := map[string]bool{}
 	for _, n := range nodes {
