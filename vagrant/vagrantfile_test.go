@@ -417,3 +417,50 @@ func TestVagrantfileRefusesBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// The trigger runs with the real Vagrant and no hypervisor: `vagrant
+// provision` on machines that were never created fires it before saying
+// so. It runs hstack dev certs once per run, gives every node its own
+// directory with HashiCorp's key beside the secrets, never prints a
+// secret, and a later run with more clients issues only the new ones.
+func TestVagrantTriggerIssuesSecrets(t *testing.T) {
+	vagrant := need(t, "vagrant")
+	d := stage(t)
+	bin := filepath.Join(t.TempDir(), "hstack")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/hstack").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	key := filepath.Join(d, "hashicorp.asc")
+	if err := os.WriteFile(key, []byte("HashiCorp's public key stands here\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"HSTACK_BIN": bin, "HSTACK_GPG_KEY": key, "HSTACK_CLIENTS": "2"}
+	out, _ := runIn(t, d, env, vagrant, "provision")
+	secrets := filepath.Join(d, "vagrant", ".secrets")
+	if n := strings.Count(out, "issued server-1 server-2 server-3 client-1 client-2"); n != 1 {
+		t.Fatalf("hstack dev certs issued %d times, want once:\n%s", n, out)
+	}
+	for _, n := range expectedNodes(2) {
+		for _, f := range []string{"tls/ca.pem", "tls/consul.pem", "tls/nomad-key.pem", "gossip.key", "hashicorp.asc"} {
+			if _, err := os.Stat(filepath.Join(devstack.NodeDir(secrets, n.name), f)); err != nil {
+				t.Errorf("%s: %v", n.name, err)
+			}
+		}
+	}
+	for _, f := range []string{"gossip.key", "nomad-gossip.key"} {
+		k, _ := os.ReadFile(filepath.Join(secrets, f))
+		if len(strings.TrimSpace(string(k))) < 40 || strings.Contains(out, strings.TrimSpace(string(k))) {
+			t.Errorf("%s missing or printed:\n%s", f, out)
+		}
+	}
+	env["HSTACK_CLIENTS"] = "3"
+	out, _ = runIn(t, d, env, vagrant, "provision")
+	if !strings.Contains(out, "issued client-3;") {
+		t.Errorf("a third client: want only client-3 issued:\n%s", out)
+	}
+	env["HSTACK_GPG_KEY"] = filepath.Join(d, "missing.asc")
+	out, err := runIn(t, d, env, vagrant, "provision", "server-1")
+	if err == nil || !strings.Contains(out, "missing.asc not found: set HSTACK_GPG_KEY to HashiCorp's public key") {
+		t.Errorf("no GPG key: %v\n%s", err, out)
+	}
+}
