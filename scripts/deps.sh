@@ -3,7 +3,7 @@
 # HashiCorp binaries are not in Debian; scripts/tools.sh builds those.
 set -euo pipefail
 
-pkgs=(postgresql prometheus prometheus-alertmanager prometheus-node-exporter haproxy curl jq unzip shellcheck
+pkgs=(postgresql prometheus prometheus-alertmanager prometheus-node-exporter haproxy curl jq unzip shellcheck vagrant
   nodejs chromium) # Node builds Nomad's web UI (tools.sh nomad-ui); chromium runs the browser tests
 # npm comes with NodeSource's nodejs, and separately with Debian's.
 command -v npm >/dev/null || pkgs+=(npm)

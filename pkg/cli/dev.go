@@ -57,6 +57,7 @@ func devCommand() *cli.Command {
 			{Name: "down", Usage: "stop every process the stack started, Nomad's tasks included", Flags: []cli.Flag{devDirFlag()}, Action: devDown},
 			{Name: "status", Usage: "show each component's process and health (exit 1 unless all are healthy)", Flags: []cli.Flag{devDirFlag()}, Action: devStatus},
 			{Name: "env", Usage: "print shell export lines for the stack: eval \"$(hstack dev env)\"", Flags: []cli.Flag{devDirFlag()}, Action: devEnv},
+			devCertsCommand(),
 		},
 	}
 }

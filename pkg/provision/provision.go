@@ -118,6 +118,8 @@ type Node struct {
 	NomadKey   string   // file holding Nomad's gossip key (Secure)
 	Zone       string   // client node meta zone
 	RawExec    bool
+	// Colocated is vault.sh on a server node: keep its Consul server config.
+	Colocated bool
 	// MinDynamicPort and MaxDynamicPort give each client its own range.
 	MinDynamicPort, MaxDynamicPort int
 	BootstrapExpect                int
@@ -174,6 +176,9 @@ func (n Node) Args(source string) []string {
 	}
 	if n.RawExec {
 		a = append(a, "--raw-exec")
+	}
+	if n.Colocated {
+		a = append(a, "--colocated")
 	}
 	products := make([]string, 0, len(n.Extra))
 	for p := range n.Extra {

@@ -37,6 +37,7 @@ usage: $(basename "$0") [options]
   --vault-port N --vault-cluster-port N   Vault's API and cluster ports (default 8200, 8201)
   --gpg-key FILE          public key that signed the SHA256SUMS (HashiCorp's)
   --raw-exec              enable Nomad's raw_exec driver (local clusters without Docker)
+  --colocated             vault.sh on a server.sh node: keep the Consul server config server.sh rendered
   --min-dynamic-port N --max-dynamic-port N
   --extra-config PRODUCT=FILE   copy FILE into PRODUCT's config dir (repeatable)
   --skip-packages         do not apt-get install (Docker, CNI plugins, auditd, ...)
@@ -49,7 +50,7 @@ parse_args() {
   source_="" root=/ phase=all mode=prod join=aws tag_key=hstack-cluster tag_value=hstack
   servers="" vault_peers="" bind='{{ GetPrivateIP }}' advertise="" client_addr=127.0.0.1 node_name="" datacenter=dc1 region=global zone=""
   bootstrap_expect=3 tls_dir="" gossip_key_file="" nomad_gossip_key_file="" seal="" kms_key_id="" aws_region=""
-  gpg_key="" raw_exec=false min_dyn="" max_dyn="" skip_packages=0 enable=0
+  gpg_key="" raw_exec=false min_dyn="" max_dyn="" skip_packages=0 enable=0 colocated=0
   vault_port=8200 vault_cluster_port=8201
   extra_configs=()
   while [ $# -gt 0 ]; do
@@ -81,6 +82,7 @@ parse_args() {
       --vault-port) vault_port=${2:?}; shift ;;
       --vault-cluster-port) vault_cluster_port=${2:?}; shift ;;
       --raw-exec) raw_exec=true ;;
+      --colocated) colocated=1 ;;
       --min-dynamic-port) min_dyn=${2:?}; shift ;;
       --max-dynamic-port) max_dyn=${2:?}; shift ;;
       --extra-config) extra_configs+=("${2:?}"); shift ;;
@@ -95,6 +97,7 @@ parse_args() {
   case $mode in prod|dev) ;; *) die "--mode must be prod or dev, not '$mode'" ;; esac
   case $join in aws|static) ;; *) die "--join must be aws or static, not '$join'" ;; esac
   [ "$join" = static ] && [ -z "$servers" ] && [ "$phase" != install ] && die "--join static needs --servers"
+  [ "$colocated" = 0 ] || [ "$role" = vault ] || die "--colocated is a vault.sh option (Vault on a server.sh node)"
   [[ $bootstrap_expect =~ ^[0-9]+$ ]] || die "--bootstrap-expect must be a number, not '$bootstrap_expect'"
   [ -n "$seal" ] || { if [ "$join" = aws ]; then seal=awskms; else seal=shamir; fi; }
   case $seal in awskms|shamir) ;; *) die "--seal must be awskms or shamir, not '$seal'" ;; esac

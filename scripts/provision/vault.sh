@@ -15,7 +15,9 @@ if [ "$phase" != configure ]; then
   harden
 fi
 if [ "$phase" != install ]; then
-  render_consul false
+  # On a server node (Vagrant, the loopback cluster) the Consul agent is
+  # the server server.sh rendered; a client config would replace it.
+  [ "$colocated" = 1 ] || render_consul false
   render_vault
   enable_units consul vault
 fi
