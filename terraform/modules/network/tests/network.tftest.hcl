@@ -39,7 +39,7 @@ run "three_azs_and_three_tiers" {
     error_message = "Subnets are 1/16 of the VPC each: public 0-2, app 4-6, database 8-10."
   }
   assert {
-    condition     = alltrue([for s in concat(aws_subnet.public, aws_subnet.app, aws_subnet.database) : !s.map_public_ip_on_launch])
+    condition     = alltrue([for s in concat(aws_subnet.public, aws_subnet.app, aws_subnet.database) : s.map_public_ip_on_launch != true])
     error_message = "No subnet hands out public addresses."
   }
   assert {
