@@ -39,7 +39,6 @@ tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 
 test: test-tools ## all tests, integration included, against real binaries
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
-	scripts/gosec.sh
 
 unit: ## only the tests that need no external process
 	$(GO) test -count=1 -short ./...
