@@ -24,7 +24,7 @@ func TestDemoSuggestedCommandsSucceed(t *testing.T) {
 	}
 	suggested := demoSuggestions(t)
 	s := devstacktest.Start(t)
-	ex := newExample(t, s)
+	ex := newExample(t, s, rollingEdits...)
 	env := append(ex.env, "VAULT_TOKEN="+s.VaultToken())
 	setup := func(args ...string) {
 		t.Helper()

@@ -67,3 +67,14 @@ func newExample(t *testing.T, s *devstack.Stack, edits ...edit) example {
 		"--var", fmt.Sprintf("ingress_port=%d", e.ingressPort)}
 	return e
 }
+
+// rollingEdits let the example's dev environment be released with
+// --strategy rolling, which refuses to drop a load test or analyses
+// silently: for tests about something other than the canary gate.
+var rollingEdits = []edit{{
+	regexp.MustCompile(`(?s)(environment "dev" \{.*?)\n      load_test \{.*?\n      \}\n`), "${1}\n",
+	"drop the dev rollout's load test",
+}, {
+	regexp.MustCompile(`(?s)(environment "dev" \{.*?)\n      analysis "success-rate" \{.*?\n      \}\n`), "${1}\n",
+	"drop the dev rollout's analysis",
+}}

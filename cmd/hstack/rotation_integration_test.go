@@ -36,15 +36,7 @@ func TestCredentialRotationUnderLoad(t *testing.T) {
 		regexp.MustCompile(`(role "pingapp" \{\s*privilege\s*= "readwrite"\s*)default_ttl = "1h"\s*max_ttl\s*= "24h"`),
 		fmt.Sprintf("${1}default_ttl = %q\n    max_ttl     = %q", defaultTTL.String(), maxTTL.String()),
 		"shorten the pingapp role's TTLs",
-	}, edit{
-		// Released rolling below: --strategy refuses to drop a load test
-		// or analyses silently.
-		regexp.MustCompile(`(?s)(environment "dev" \{.*?)\n      load_test \{.*?\n      \}\n`), "${1}\n",
-		"drop the dev rollout's load test",
-	}, edit{
-		regexp.MustCompile(`(?s)(environment "dev" \{.*?)\n      analysis "success-rate" \{.*?\n      \}\n`), "${1}\n",
-		"drop the dev rollout's analysis",
-	})
+	}, rollingEdits[0], rollingEdits[1])
 	hstack, common := ex.hstack, ex.args
 	env := append(ex.env, "VAULT_TOKEN="+s.VaultToken())
 	hs := func(args ...string) string {

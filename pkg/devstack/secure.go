@@ -162,6 +162,9 @@ func (s *Stack) secureVaultAndConsul(ctx context.Context) error {
 	}
 	o := s.bootstrapOptions(vc)
 	o.Nomad = nil
+	// Consul checks the JWKS URL when the auth method is created, and Nomad
+	// is not up yet: secureNomad adds the auth method.
+	o.NomadJWKS = nil
 	// A fresh leader may not take an ACL bootstrap yet; bootstrap is
 	// idempotent (the management token is in KV the moment it exists),
 	// so it is simply retried.
@@ -197,6 +200,17 @@ func (s *Stack) secureNomad(ctx context.Context) error {
 	if err := s.retry(ctx, "nomad acl bootstrap", func(ctx context.Context) error {
 		res = &bootstrap.Result{}
 		return bootstrap.Nomad(ctx, o, res)
+	}); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	// Now that Nomad serves its JWKS, Consul can trust its workload
+	// identities: the same bootstrap again, which adopts Consul through the
+	// management token in Vault KV and adds only the auth method.
+	oc := s.bootstrapOptions(vc)
+	oc.Nomad = nil
+	if err := s.retry(ctx, "consul auth method for Nomad workloads", func(ctx context.Context) error {
+		_, err := bootstrap.Run(ctx, oc)
+		return err
 	}); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
