@@ -75,6 +75,9 @@ func TestScaleAgainstNomad(t *testing.T) {
 	if _, _, err := nomad.Jobs().Register(job, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Nomad refuses to scale a group while a deployment runs: wait for the
+	// first one to end, as an operator would.
+	waitDeploymentDone(t, nomad, "sleeper")
 
 	r := runApp(t, nil, "scale", "sleeper", "4")
 	if r.code != ExitUsage || !strings.Contains(r.stderr, "count 4 is outside its scaling policy's bounds [1, 3]") {
@@ -121,4 +124,24 @@ func TestScaleAgainstNomad(t *testing.T) {
 		!strings.Contains(r.stdout, "bounds [1, 3]") || !strings.Contains(r.stdout, "1 -> 3  load test") {
 		t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+func waitDeploymentDone(t *testing.T, nomad *nomadapi.Client, job string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	var index uint64
+	for time.Now().Before(deadline) {
+		d, meta, err := nomad.Jobs().LatestDeployment(job, &nomadapi.QueryOptions{WaitIndex: index, WaitTime: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		index = meta.LastIndex
+		if d != nil && d.Status != nomadapi.DeploymentStatusRunning && d.Status != nomadapi.DeploymentStatusPending {
+			if d.Status != nomadapi.DeploymentStatusSuccessful {
+				t.Fatalf("%s: first deployment %s: %s", job, d.Status, d.StatusDescription)
+			}
+			return
+		}
+	}
+	t.Fatalf("%s: first deployment still running after 3 minutes", job)
 }

@@ -70,6 +70,13 @@ func Explain(err error) error {
 		strings.Contains(msg, "bad certificate"):
 		return &TLSError{Product: p.name, Err: err, Hint: fmt.Sprintf(
 			"%s requires a client certificate (verify_incoming): set %s and %s", p.name, p.certVar, p.keyVar)}
+	case strings.Contains(msg, "https://") &&
+		(strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "broken pipe")):
+		// With TLS 1.3 the client's handshake ends before the server has
+		// checked its certificate, so a refused one often shows up only as
+		// the server dropping the connection.
+		return &TLSError{Product: p.name, Err: err, Hint: fmt.Sprintf(
+			"%s dropped the TLS connection, as it does when it requires a client certificate (verify_incoming): set %s and %s", p.name, p.certVar, p.keyVar)}
 	}
 	return err
 }
