@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/clients"
+	"github.com/hstack-dev/hstack/pkg/tools"
 )
 
 // isolateEnv blanks every variable the flags or the API libraries read, so
@@ -38,6 +39,9 @@ func isolateEnv(t *testing.T) {
 	} {
 		t.Setenv(k, "")
 	}
+	// A fresh HOME keeps the user's CLI configs out; the built tools stay
+	// where they are.
+	t.Setenv("HSTACK_CACHE", tools.CacheDir())
 	t.Setenv("HOME", t.TempDir())
 }
 
