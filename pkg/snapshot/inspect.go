@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -55,11 +56,19 @@ func Inspect(ctx context.Context, dir string, m *Manifest, find func(string) (st
 		in.Command = strings.Join(append(append([]string{f.Product}, args...), f.Name), " ")
 		cmd := exec.CommandContext(ctx, bin, append(append([]string{}, args...), path)...)
 		// Offline checks: no server address, token or TLS settings from the
-		// caller's environment are needed or passed on.
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
+		// caller's environment are needed or passed on. A HOME of its own:
+		// the CLIs write caches there, which must not land in the set.
+		home, err := os.MkdirTemp("", "hstack-inspect-")
+		if err != nil {
+			in.Skipped = err.Error()
+			out = append(out, in)
+			continue
+		}
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home}
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, &buf
 		err = cmd.Run()
+		os.RemoveAll(home)
 		in.Output = strings.TrimSpace(buf.String())
 		if err != nil {
 			in.Output = strings.TrimSpace(fmt.Sprintf("%s (%v)", in.Output, err))
