@@ -44,7 +44,12 @@ func TestValidationMessages(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			src := "module \"m\" {\n  source = \"" + filepath.ToSlash(filepath.Join(tree, "modules", tc.module)) + "\"\n" + tc.args + "\n}\n"
+			// Terraform takes a local module only by a relative path.
+			rel, err := filepath.Rel(dir, filepath.Join(tree, "modules", tc.module))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := "module \"m\" {\n  source = \"" + filepath.ToSlash(rel) + "\"\n" + tc.args + "\n}\n"
 			if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(src), 0o644); err != nil {
 				t.Fatal(err)
 			}
