@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dustin/go-humanize/english"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/render"
@@ -167,9 +168,9 @@ func renderAction(c *cli.Context) error {
 			}
 		}
 		if len(differs) > 0 {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s out of date in %s: run '%s'", countNoun(len(differs), "file"), dir, regenerate(c, st))}
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s out of date in %s: run '%s'", english.Plural(len(differs), "file", ""), dir, regenerate(c, st))}
 		}
-		out.Linef("%s: %s up to date", dir, countNoun(len(jobs), "job"))
+		out.Linef("%s: %s up to date", dir, english.Plural(len(jobs), "job", ""))
 		return nil
 	}
 
