@@ -182,7 +182,7 @@ func (p Preflight) vault(ctx context.Context, add func(service, check string, er
 				// credentials (tasks get theirs through their own
 				// identity), so what it may not read is not checked.
 				if p.Note != nil {
-					p.Note("preflight: the Vault token may not check %s of database %s (%s); `hstack db check` with one that may", r.Check, s.Mount, r.Detail)
+					p.Note("preflight: the Vault token may not check %s under %s/, so it was not checked (%s); `hstack db check` with a token that may", r.Check, s.Mount, r.Detail)
 				}
 			case !r.OK:
 				add("vault", "database "+s.Mount+": "+r.Check, fmt.Errorf("%s", r.Detail), "")
