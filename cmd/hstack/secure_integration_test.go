@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,25 +86,18 @@ func TestSecureReleasePath(t *testing.T) {
 	mgmtNomad, mgmtConsul := adminClients(t, s, token("nomad/bootstrap"), token("consul/bootstrap"))
 
 	t.Run("without the right tokens: exit 3, nothing applied", func(t *testing.T) {
-		for _, c := range []struct {
-			who  string
-			env  []string
-			want string
-		}{
-			{"no token", anonymous, "no token (NOMAD_TOKEN is not set"},
-			{"readonly", readonly, "it needs capability submit-job"},
-		} {
-			out, code := deploy(c.env, "1.0.0", "pingapp")
-			if code != 3 || !strings.Contains(out, c.want) {
-				t.Errorf("%s: deploy exited %d, want 3 with %q:\n%s", c.who, code, c.want, out)
+		env := map[string][]string{"no token": anonymous, "readonly": readonly}
+		for _, r := range refusals {
+			var args []string
+			switch r.command {
+			case "deploy":
+				args = append(append([]string{"deploy"}, common...), "--var", "image_tag=1.0.0", "pingapp")
+			default:
+				args = append(strings.Fields(r.command), ex.args...)
 			}
-			out, code = run(c.env, append([]string{"db", "setup"}, ex.args...)...)
-			if code != 3 || !strings.Contains(out, "takes the hstack-admin policy") {
-				t.Errorf("%s: db setup exited %d, want 3 naming the hstack-admin policy:\n%s", c.who, code, out)
-			}
-			out, code = run(c.env, append([]string{"services", "sync"}, ex.args...)...)
-			if code != 3 || !strings.Contains(out, "lacks permission") && !strings.Contains(out, "ACL not found") && !strings.Contains(out, "Permission denied") {
-				t.Errorf("%s: services sync exited %d, want 3 naming the permission:\n%s", c.who, code, out)
+			out, code := run(env[r.who], args...)
+			if code != r.exit || !strings.Contains(out, r.names) {
+				t.Errorf("%s: %s exited %d, want %d with %q:\n%s", r.who, r.command, code, r.exit, r.names, out)
 			}
 		}
 		if _, _, err := mgmtNomad.Jobs().Info("pingapp", nil); err == nil {
@@ -262,6 +256,32 @@ func TestSecureReleasePath(t *testing.T) {
 		hook.mu.Unlock()
 		leaks.Check(t)
 	})
+}
+
+// refusals are the release path's commands run without the right tokens,
+// and what the refusal must name: the table under "## Denied operations"
+// in docs/security.md (TestRefusalsDocumented keeps the two the same).
+var refusals = []struct {
+	who, command string
+	exit         int
+	names        string
+}{
+	{"no token", "deploy", 3, "no token (NOMAD_TOKEN is not set"},
+	{"no token", "db setup", 3, "takes the hstack-admin policy"},
+	{"no token", "services sync", 3, "lacks permission 'service:write'"},
+	{"readonly", "deploy", 3, "it needs capability submit-job"},
+	{"readonly", "db setup", 3, "takes the hstack-admin policy"},
+	{"readonly", "services sync", 3, "lacks permission 'service:write'"},
+}
+
+// TestRefusalsDocumented: docs/security.md lists exactly the refusals
+// TestSecureReleasePath checks.
+func TestRefusalsDocumented(t *testing.T) {
+	var want [][]string
+	for _, r := range refusals {
+		want = append(want, []string{r.who, "`hstack " + r.command + "`", strconv.Itoa(r.exit), "`" + r.names + "`"})
+	}
+	devstacktest.SameTable(t, "docs/security.md", "## Denied operations", want)
 }
 
 // adminClients are the management-token clients the test checks state
