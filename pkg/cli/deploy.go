@@ -103,9 +103,6 @@ func deployAction(c *cli.Context) error {
 		if err := preflight(c, st, jobs, nc, cc); err != nil {
 			return err
 		}
-		if err := aclPreflight(c.Context, ConfigFromContext(c), st, jobs, nc, cc); err != nil {
-			return err
-		}
 	}
 	if err := syncServices(c, out, st, nc, cc); err != nil {
 		return err
