@@ -66,7 +66,9 @@ func statusAction(c *cli.Context) error {
 			for _, g := range s.Groups {
 				fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d/%d\n", g.Name, g.Desired, g.Placed, g.Healthy, g.Unhealthy, g.Canaries, g.DesiredCanaries)
 			}
-			tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
 			if len(s.Gate) > 0 {
 				fmt.Fprintln(out.Stdout, "  gate:")
 				for _, l := range s.Gate {

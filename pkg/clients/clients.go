@@ -253,7 +253,7 @@ func vaultTokenFromHelperFile() (string, error) {
 	if err != nil {
 		return "", nil
 	}
-	b, err := os.ReadFile(filepath.Join(home, ".vault-token"))
+	b, err := os.ReadFile(filepath.Join(home, ".vault-token")) // #nosec G304 -- the vault CLI's token file in the user's own home
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}

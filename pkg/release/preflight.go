@@ -204,7 +204,7 @@ func (p Preflight) prometheusReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status is read
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s/-/ready answered %s", p.Prometheus, resp.Status)
 	}
