@@ -119,7 +119,7 @@ func Open(dir string) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(abs, stateFile))
+	b, err := os.ReadFile(filepath.Join(abs, stateFile)) // #nosec G304 -- the state file of the stack directory the developer named
 	if err != nil {
 		return nil, fmt.Errorf("no dev stack in %s: %w", abs, err)
 	}
@@ -268,12 +268,13 @@ func (s *Stack) prepare() error {
 	s.pgBinDir, s.state.PGBinDir = pg, pg
 	s.state.Roles = s.roles
 
+	// #nosec G301 -- Postgres, run as its own user when we are root, writes its log here.
 	if err := os.MkdirAll(s.path("logs"), 0o755); err != nil {
 		return err
 	}
 	// Postgres runs as another user when we are root and must reach its
 	// data directory through this one.
-	if err := os.Chmod(s.Dir, 0o755); err != nil {
+	if err := os.Chmod(s.Dir, 0o755); err != nil { // #nosec G302 -- as said above; what is secret below it is 0600/0700
 		return err
 	}
 	prev, err := Open(s.Dir)
@@ -297,12 +298,16 @@ func (s *Stack) prepare() error {
 	if err := os.MkdirAll(s.path(Vault, "raft"), 0o700); err != nil {
 		return err
 	}
-	for _, d := range []string{Nomad, NomadClient} {
-		if err := os.MkdirAll(s.path(d, "data"), 0o755); err != nil {
-			return err
-		}
+	// The server's data holds the Raft log and the Variables keyring.
+	if err := os.MkdirAll(s.path(Nomad, "data"), 0o700); err != nil {
+		return err
 	}
-	if err := os.MkdirAll(s.path("consul"), 0o755); err != nil {
+	// #nosec G301 -- tasks that run as another user reach their allocation
+	// directories through the client's; Nomad sets the modes inside (secrets/ 0700).
+	if err := os.MkdirAll(s.path(NomadClient, "data"), 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.path(Consul), 0o700); err != nil {
 		return err
 	}
 	s.state.PIDs = map[string]int{}
@@ -346,7 +351,7 @@ func (s *Stack) start(ctx context.Context) error {
 
 func (s *Stack) startDaemon(c component, args ...string) error {
 	dir := s.path(c.name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	pid, err := startDaemon(dir, s.logPath(c.name), nil, s.state.Bins[c.bin], args...)
