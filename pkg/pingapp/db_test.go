@@ -166,7 +166,7 @@ func TestDBReloadKeepsPoolOnFailure(t *testing.T) {
 			t.Errorf("error leaks the password: %v", err)
 		}
 	}
-	os.Remove(path)
+	_ = os.Remove(path)
 	if _, err := db.Reload(context.Background()); err == nil {
 		t.Fatal("reload of a missing file succeeded")
 	}
