@@ -68,7 +68,7 @@ func dbSetup(c *cli.Context) error {
 	} else {
 		ch, err := workloadid.Setup(ctx, dc.vault, wcfg)
 		if err != nil {
-			return vaultFailure(err)
+			return adminNeeded(dc.vault.Token() != "", err)
 		}
 		all = append(all, ch...)
 		if err := printChanges(dc.out, "workload identity", ch); err != nil {
@@ -81,7 +81,7 @@ func dbSetup(c *cli.Context) error {
 			return perr
 		}
 		if err != nil {
-			return vaultFailure(err)
+			return adminNeeded(dc.vault.Token() != "", err)
 		}
 		all = append(all, ch...)
 	}
@@ -168,4 +168,18 @@ func workloadConfig(c *cli.Context, st *stackfile.Stack, defaultURL bool) (workl
 		cfg.JWKSCAPEM = string(b)
 	}
 	return cfg, nil
+}
+
+// adminNeeded names, for a refused token, what db setup takes: the
+// hstack-admin policy (the deployer's Vault token may not configure
+// Vault, by design).
+func adminNeeded(tokenGiven bool, err error) error {
+	if clients.Classify(err) != clients.Denied {
+		return vaultFailure(err)
+	}
+	who := "the token in VAULT_TOKEN"
+	if !tokenGiven {
+		who = "no token (VAULT_TOKEN is not set)"
+	}
+	return &ExitError{Code: ExitUnreachable, Err: fmt.Errorf("Vault refused %s: db setup configures JWT auth, policies and the database secrets engine, which takes the hstack-admin policy (policies/vault/hstack-admin.hcl): %w", who, err)}
 }

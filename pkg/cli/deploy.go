@@ -103,9 +103,6 @@ func deployAction(c *cli.Context) error {
 		if err := preflight(c, st, jobs, nc, cc); err != nil {
 			return err
 		}
-		if err := aclPreflight(c.Context, ConfigFromContext(c), st, jobs, nc, cc); err != nil {
-			return err
-		}
 	}
 	if err := syncServices(c, out, st, nc, cc); err != nil {
 		return err
@@ -154,13 +151,19 @@ func deployAction(c *cli.Context) error {
 	if err := printOutcomes(out, view.ui, outcomes, nil); err != nil {
 		return err
 	}
-	worst := appOutcome{}
+	return worst(outcomes).exitError()
+}
+
+// worst is the outcome the run exits with: the highest exit code, so one
+// failed app among succeeded ones fails the run.
+func worst(outcomes []appOutcome) appOutcome {
+	w := appOutcome{}
 	for _, o := range outcomes {
-		if o.code() > worst.code() {
-			worst = o
+		if o.code() > w.code() {
+			w = o
 		}
 	}
-	return worst.exitError()
+	return w
 }
 
 // loadStackWithStrategy loads the stack file and applies --strategy,

@@ -75,7 +75,7 @@ func statusAction(c *cli.Context) error {
 					fmt.Fprintf(out.Stdout, "    %s\n", l)
 				}
 			}
-			fmt.Fprintf(out.Stdout, "  %s\n", link)
+			fmt.Fprintf(out.Stdout, "  Nomad UI: %s\n", link) // labelled as deploy labels its links
 		}
 		writeScalingStatus(c.Context, out.Stdout, nc, n)
 	}

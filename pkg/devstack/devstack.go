@@ -29,18 +29,6 @@ import (
 	"github.com/hstack-dev/hstack/pkg/tools"
 )
 
-// Component names, in start order.
-const (
-	Postgres = "postgres"
-	Consul   = "consul"
-	Vault    = "vault"
-	Nomad    = "nomad" // the server agent
-	// NomadClient is the client agent that runs the tasks.
-	NomadClient = "nomad-client"
-)
-
-var components = []string{Postgres, Consul, Vault, Nomad, NomadClient}
-
 // Options configure Up.
 type Options struct {
 	// Dir holds configs, data, logs, the state file and dev.env.
@@ -162,26 +150,11 @@ func (s *Stack) logf(format string, args ...any) {
 	fmt.Fprintf(s.out, format+"\n", args...)
 }
 
-// markers identify a component's process in /proc/<pid>/cmdline, so a
-// recycled pid is never taken for ours.
-func (s *Stack) marker(component string) string {
-	switch component {
-	case Postgres:
-		return filepath.Join(s.pgDir(), "data")
-	default:
-		return s.path(component + ".hcl")
-	}
-}
-
 // Running reports, per component, whether its recorded process is alive.
 func (s *Stack) Running() map[string]bool {
 	r := map[string]bool{}
 	for _, c := range components {
-		pid := s.state.PIDs[c]
-		if c == Postgres {
-			pid = s.pgPID()
-		}
-		r[c] = processAlive(pid, s.marker(c))
+		r[c.name] = processAlive(s.pid(c), s.marker(c.name))
 	}
 	return r
 }
@@ -265,10 +238,10 @@ func describe(running map[string]bool) string {
 	var parts []string
 	for _, c := range components {
 		st := "stopped"
-		if running[c] {
+		if running[c.name] {
 			st = "running"
 		}
-		parts = append(parts, c+" "+st)
+		parts = append(parts, c.name+" "+st)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -278,12 +251,15 @@ func describe(running map[string]bool) string {
 // when its password is known.
 func (s *Stack) prepare() error {
 	s.state.Bins = map[string]string{}
-	for _, name := range []string{Nomad, Consul, Vault} {
-		p, err := tools.Find(name)
+	for _, c := range daemons() {
+		if _, ok := s.state.Bins[c.bin]; ok {
+			continue
+		}
+		p, err := tools.Find(c.bin)
 		if err != nil {
 			return err
 		}
-		s.state.Bins[name] = p
+		s.state.Bins[c.bin] = p
 	}
 	pg, err := tools.FindPostgres()
 	if err != nil {
@@ -314,8 +290,8 @@ func (s *Stack) prepare() error {
 			return err
 		}
 	}
-	for _, d := range []string{Nomad, NomadClient, Consul, Vault} {
-		if err := os.RemoveAll(s.path(d)); err != nil {
+	for _, c := range daemons() {
+		if err := os.RemoveAll(s.path(c.name)); err != nil {
 			return err
 		}
 	}
@@ -357,83 +333,11 @@ func randomSecret() string {
 }
 
 func (s *Stack) start(ctx context.Context) error {
-	s.logf("postgres: initialising and starting on %s", loopback(s.Ports.Postgres))
-	if err := s.pg().Init(); err != nil {
-		return err
-	}
-	if err := s.pg().Start(); err != nil {
-		return err
-	}
-	s.state.PIDs[Postgres] = s.pgPID()
-	if err := s.saveState(); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Postgres, s.pgReady); err != nil {
-		return err
-	}
-	if err := s.resetVaultAdmin(ctx); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-
-	s.logf("consul: starting dev agent on %s", loopback(s.Ports.ConsulHTTP))
-	if err := writeHCL(s.path("consul.hcl"), s.consulConfig()); err != nil {
-		return err
-	}
-	if err := s.startDaemon(Consul, "agent", "-dev", "-config-file", s.path("consul.hcl")); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Consul, s.consulReady); err != nil {
-		return err
-	}
-
-	s.logf("vault: starting on %s", loopback(s.Ports.VaultAPI))
-	if err := writeHCL(s.path("vault.hcl"), s.vaultConfig()); err != nil {
-		return err
-	}
-	if err := s.startDaemon(Vault, "server", "-config", s.path("vault.hcl")); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Vault, s.vaultListening); err != nil {
-		return err
-	}
-	if err := s.vaultInit(ctx); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Vault, s.vaultReady); err != nil {
-		return err
-	}
-	if s.state.Secure {
-		if err := s.secureVaultAndConsul(ctx); err != nil {
+	for _, c := range components {
+		if err := s.startComponent(ctx, c); err != nil {
 			return err
 		}
 	}
-
-	s.logf("nomad: starting server on %s", loopback(s.Ports.NomadHTTP))
-	if err := writeHCL(s.path("nomad.hcl"), s.nomadServerConfig()); err != nil {
-		return err
-	}
-	if err := s.startDaemon(Nomad, "agent", "-config", s.path("nomad.hcl")); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Nomad, s.nomadServerReady); err != nil {
-		return err
-	}
-	if s.state.Secure {
-		if err := s.secureNomad(ctx); err != nil {
-			return err
-		}
-	}
-	s.logf("nomad: starting client (raw_exec) on %s", loopback(s.Ports.NomadClient))
-	if err := writeHCL(s.path(NomadClient+".hcl"), s.nomadClientConfig()); err != nil {
-		return err
-	}
-	if err := s.startDaemon(NomadClient, "agent", "-config", s.path(NomadClient+".hcl")); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, NomadClient, s.nomadReady); err != nil {
-		return err
-	}
-
 	s.logf("vault: trusting Nomad workload identities, database secrets engine for roles %s", strings.Join(s.roles, ", "))
 	if err := s.wait(ctx, "vault wiring", s.vaultWire); err != nil {
 		return err
@@ -445,20 +349,16 @@ func (s *Stack) start(ctx context.Context) error {
 	return nil
 }
 
-func (s *Stack) startDaemon(component string, args ...string) error {
-	bin := s.state.Bins[component]
-	if component == NomadClient {
-		bin = s.state.Bins[Nomad]
-	}
-	dir := s.path(component)
+func (s *Stack) startDaemon(c component, args ...string) error {
+	dir := s.path(c.name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	pid, err := startDaemon(dir, s.path("logs", component+".log"), nil, bin, args...)
+	pid, err := startDaemon(dir, s.logPath(c.name), nil, s.state.Bins[c.bin], args...)
 	if err != nil {
 		return err
 	}
-	s.state.PIDs[component] = pid
+	s.state.PIDs[c.name] = pid
 	return s.saveState()
 }
 
@@ -493,20 +393,9 @@ func (s *Stack) wait(ctx context.Context, component string, check func(context.C
 	return nil
 }
 
-func (s *Stack) logPath(component string) string {
-	switch component {
-	case Postgres, Consul, Vault, Nomad, NomadClient:
-		return s.path("logs", component+".log")
-	}
-	return s.path("logs")
-}
-
 func (s *Stack) waitHealthy(ctx context.Context) error {
-	for _, c := range []struct {
-		name  string
-		check func(context.Context) error
-	}{{Postgres, s.pgReady}, {Consul, s.consulReady}, {Vault, s.vaultReady}, {Nomad, s.nomadServerReady}, {NomadClient, s.nomadReady}} {
-		if err := s.wait(ctx, c.name, c.check); err != nil {
+	for _, c := range components {
+		if err := s.wait(ctx, c.name, func(ctx context.Context) error { return c.ready(s, ctx) }); err != nil {
 			return err
 		}
 	}
@@ -799,23 +688,13 @@ type ComponentStatus struct {
 // Status checks each component's process and health.
 func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 	running := s.Running()
-	checks := map[string]func(context.Context) error{
-		Postgres: s.pgReady, Consul: s.consulReady, Vault: s.vaultReady, Nomad: s.nomadServerReady, NomadClient: s.nomadReady,
-	}
-	addrs := map[string]string{
-		Postgres: loopback(s.Ports.Postgres), Consul: s.scheme() + "://" + s.ConsulAddr(),
-		Vault: s.VaultAddr(), Nomad: s.NomadAddr(), NomadClient: s.scheme() + "://" + loopback(s.Ports.NomadClient),
-	}
 	var out []ComponentStatus
 	for _, c := range components {
-		st := ComponentStatus{Name: c, Running: running[c], Address: addrs[c], Log: s.logPath(c)}
-		if running[c] {
-			st.PID = s.state.PIDs[c]
-			if c == Postgres {
-				st.PID = s.pgPID()
-			}
+		st := ComponentStatus{Name: c.name, Running: running[c.name], Address: s.address(c), Log: s.logPath(c.name)}
+		if running[c.name] {
+			st.PID = s.pid(c)
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			if err := checks[c](cctx); err != nil {
+			if err := c.ready(s, cctx); err != nil {
 				st.Detail = err.Error()
 			} else {
 				st.Healthy = true
@@ -834,33 +713,8 @@ func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 // Postgres data in the stack directory; a private one (as root) goes.
 func (s *Stack) Down(ctx context.Context) error {
 	var errs []error
-	if err := stopProcess(s.state.PIDs[NomadClient], s.marker(NomadClient), 15*time.Second); err != nil {
-		errs = append(errs, fmt.Errorf("nomad client: %w", err))
-	}
-	// Nomad leaves its tasks (and their executors) running when the agent
-	// stops, by design; the dev stack owns them, so they go too.
-	if err := stopAll(processesUnder(s.path(NomadClient))); err != nil {
-		errs = append(errs, fmt.Errorf("nomad tasks: %w", err))
-	}
-	if err := stopProcess(s.state.PIDs[Nomad], s.marker(Nomad), 15*time.Second); err != nil {
-		errs = append(errs, fmt.Errorf("nomad: %w", err))
-	}
-	if os.Geteuid() == 0 {
-		if err := unmountUnder(s.path(NomadClient)); err != nil {
-			errs = append(errs, fmt.Errorf("nomad task mounts: %w", err))
-		}
-	}
-	for _, c := range []string{Vault, Consul} {
-		if err := stopProcess(s.state.PIDs[c], s.marker(c), 10*time.Second); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c, err))
-		}
-	}
-	if s.pgBinDir != "" {
-		if err := s.pg().Stop(); err != nil {
-			errs = append(errs, err)
-		} else if err := s.removePGData(); err != nil {
-			errs = append(errs, err)
-		}
+	for i := len(components) - 1; i >= 0; i-- {
+		errs = append(errs, s.stopComponent(components[i])...)
 	}
 	if len(errs) == 0 {
 		s.state.PIDs = map[string]int{}
@@ -898,13 +752,10 @@ func (s *Stack) Processes() []int {
 			pids = append(pids, p)
 		}
 	}
-	for c, alive := range s.Running() {
-		if alive {
-			if c == Postgres {
-				add(s.pgPID())
-			} else {
-				add(s.state.PIDs[c])
-			}
+	running := s.Running()
+	for _, c := range components {
+		if running[c.name] {
+			add(s.pid(c))
 		}
 	}
 	for _, p := range processesUnder(s.Dir) {
