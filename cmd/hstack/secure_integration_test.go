@@ -180,7 +180,7 @@ func TestSecureReleasePath(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status is read
 			if resp.StatusCode != 200 {
 				return fmt.Errorf("status %d", resp.StatusCode)
 			}
