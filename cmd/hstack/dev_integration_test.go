@@ -39,7 +39,7 @@ func TestDevUpTwiceThenDownLeavesNothing(t *testing.T) {
 		}
 		// Whatever happened, stop it.
 		if s, err := devstack.Open(filepath.Join(dir, "stack")); err == nil {
-			_ = s.Down(t.Context())
+			_ = s.Down(t.Context()) // the test checks its own `dev down`; this only makes sure
 		}
 		_ = os.RemoveAll(dir) // best effort, like t.TempDir's own cleanup
 	})
