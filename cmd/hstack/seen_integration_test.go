@@ -397,7 +397,7 @@ func prometheusUI(t *testing.T, prom string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the redirect is read
 	loc, err := resp.Location()
 	if err != nil {
 		t.Fatalf("GET %s/: %s, no redirect to the UI: %v", prom, resp.Status, err)
