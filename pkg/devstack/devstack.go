@@ -62,6 +62,12 @@ type Options struct {
 	// VaultRaft runs Vault on integrated storage (Raft), as production
 	// does, instead of in memory: Vault's snapshot API needs it.
 	VaultRaft bool
+	// Cluster runs a multi-node cluster on loopback instead of the single
+	// node: 3 server nodes (Consul, Nomad and Vault on Raft) and Clients
+	// client nodes (default 2), each on its own 127.0.0.x with the
+	// products' standard ports, configured by scripts/provision.
+	Cluster bool
+	Clients int
 }
 
 // state is what a later `dev status` or `dev down` needs. It holds secrets,
@@ -87,8 +93,13 @@ type state struct {
 	ConsulToken string `json:"consul_token,omitempty"`
 	// PGDir is PostgreSQL's private data directory when we run as root
 	// (see pgDir); empty: the stack's postgres/.
-	PGDir     string    `json:"postgres_dir,omitempty"`
-	StartedAt time.Time `json:"started_at"`
+	PGDir string `json:"postgres_dir,omitempty"`
+	// Cluster is set for a multi-node stack; its agents' PIDs are keyed
+	// <node>/<product>.
+	Cluster *ClusterSpec `json:"cluster,omitempty"`
+	// VaultUnsealKeys are a cluster's Shamir keys (dev only).
+	VaultUnsealKeys []string  `json:"vault_unseal_keys,omitempty"`
+	StartedAt       time.Time `json:"started_at"`
 }
 
 // Stack is a dev stack on disk, running or not.
@@ -116,6 +127,12 @@ type Stack struct {
 	// configs (secure only).
 	agentConsulTokens map[string]string
 	vaultRaft         bool
+	// nodeClients talk to one node of a cluster each.
+	nodeClients struct {
+		consul map[string]*consulapi.Client
+		nomad  map[string]*nomadapi.Client
+		vault  map[string]*vaultapi.Client
+	}
 }
 
 const stateFile = "state.json"
@@ -165,6 +182,9 @@ func (s *Stack) logf(format string, args ...any) {
 // markers identify a component's process in /proc/<pid>/cmdline, so a
 // recycled pid is never taken for ours.
 func (s *Stack) marker(component string) string {
+	if p, ok := s.clusterProc(component); ok {
+		return s.procConfigDir(p)
+	}
 	switch component {
 	case Postgres:
 		return filepath.Join(s.pgDir(), "data")
@@ -176,7 +196,7 @@ func (s *Stack) marker(component string) string {
 // Running reports, per component, whether its recorded process is alive.
 func (s *Stack) Running() map[string]bool {
 	r := map[string]bool{}
-	for _, c := range components {
+	for _, c := range s.componentNames() {
 		pid := s.state.PIDs[c]
 		if c == Postgres {
 			pid = s.pgPID()
@@ -211,8 +231,8 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 			all = all && r
 			any = any || r
 		}
-		if all && prev.state.Secure != opts.Secure {
-			prev.logf("dev stack in %s is running with secure=%v; restarting it with secure=%v", dir, prev.state.Secure, opts.Secure)
+		if all && (prev.state.Secure != opts.Secure || prev.shape() != shapeOf(opts)) {
+			prev.logf("dev stack in %s is running as %s; restarting it as %s", dir, prev.shape(), shapeOf(opts))
 			if err := prev.Down(ctx); err != nil {
 				return nil, err
 			}
@@ -244,14 +264,46 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 	if len(s.roles) == 0 {
 		s.roles = []string{"pingapp"}
 	}
-	// Ports first: a refusal must leave the directory untouched.
-	if err := s.Ports.checkFree(); err != nil {
+	start := s.start
+	if opts.Cluster {
+		if opts.Secure {
+			return nil, errors.New("--cluster with --secure is not supported yet: the cluster runs the scripts' dev mode")
+		}
+		clients := opts.Clients
+		if clients == 0 {
+			clients = 2
+		}
+		if clients < 2 {
+			return nil, fmt.Errorf("--clients %d: a cluster needs at least 2 client nodes", clients)
+		}
+		nodes, err := ClusterNodes(3, clients)
+		if err != nil {
+			return nil, err
+		}
+		// The products' standard ports, on each node's own address; the
+		// Postgres on 127.0.0.1 takes a free port, leaving 5432 to a
+		// single-node stack.
+		if err := checkClusterPortsFree(nodes); err != nil {
+			return nil, err
+		}
+		if opts.Ports == nil {
+			free, err := FreePorts()
+			if err != nil {
+				return nil, err
+			}
+			s.Ports.Postgres = free.Postgres
+		}
+		s.state.Cluster = &ClusterSpec{Servers: 3, Clients: clients, Nodes: nodes}
+		s.vaultRaft = true
+		start = s.startCluster
+	} else if err := s.Ports.checkFree(); err != nil {
+		// Ports first: a refusal must leave the directory untouched.
 		return nil, err
 	}
 	if err := s.prepare(); err != nil {
 		return nil, err
 	}
-	if err := s.start(ctx); err != nil {
+	if err := start(ctx); err != nil {
 		s.logf("start failed; stopping what was started")
 		if derr := s.Down(context.Background()); derr != nil {
 			s.logf("stopping: %v", derr)
@@ -261,9 +313,27 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 	return s, nil
 }
 
+// componentNames are the stack's processes: the single node's components,
+// or Postgres and every agent of every cluster node.
+func (s *Stack) componentNames() []string {
+	if s.state.Cluster == nil {
+		return components
+	}
+	names := []string{Postgres}
+	for _, p := range s.clusterProcs() {
+		names = append(names, p.name())
+	}
+	return names
+}
+
 func describe(running map[string]bool) string {
 	var parts []string
-	for _, c := range components {
+	names := make([]string, 0, len(running))
+	for c := range running {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	for _, c := range names {
 		st := "stopped"
 		if running[c] {
 			st = "running"
@@ -313,24 +383,31 @@ func (s *Stack) prepare() error {
 			return err
 		}
 	}
-	for _, d := range []string{Nomad, NomadClient, Consul, Vault} {
+	if os.Geteuid() == 0 {
+		if err := unmountUnder(s.path("nodes")); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{Nomad, NomadClient, Consul, Vault, "nodes", "cluster-extra", "provision"} {
 		if err := os.RemoveAll(s.path(d)); err != nil {
 			return err
 		}
 	}
-	if err := os.MkdirAll(s.path(Vault, "raft"), 0o700); err != nil {
-		return err
-	}
-	for _, d := range []string{Nomad, NomadClient} {
-		if err := os.MkdirAll(s.path(d, "data"), 0o755); err != nil {
+	if s.state.Cluster == nil {
+		if err := os.MkdirAll(s.path(Vault, "raft"), 0o700); err != nil {
+			return err
+		}
+		for _, d := range []string{Nomad, NomadClient} {
+			if err := os.MkdirAll(s.path(d, "data"), 0o755); err != nil {
+				return err
+			}
+		}
+		if err := os.MkdirAll(s.path("consul"), 0o755); err != nil {
 			return err
 		}
 	}
-	if err := os.MkdirAll(s.path("consul"), 0o755); err != nil {
-		return err
-	}
 	s.state.PIDs = map[string]int{}
-	s.state.VaultToken, s.state.VaultUnsealKey = "", ""
+	s.state.VaultToken, s.state.VaultUnsealKey, s.state.VaultUnsealKeys = "", "", nil
 	s.state.NomadToken, s.state.ConsulToken, s.state.GossipKey, s.state.NomadGossipKey = "", "", "", ""
 	s.state.StartedAt = time.Now().UTC()
 	if s.state.Secure {
@@ -351,7 +428,9 @@ func randomSecret() string {
 	return hex.EncodeToString(b)
 }
 
-func (s *Stack) start(ctx context.Context) error {
+// startPostgres is the first step of every stack: Postgres up, and the
+// user Vault will administer it as.
+func (s *Stack) startPostgres(ctx context.Context) error {
 	s.logf("postgres: initialising and starting on %s", loopback(s.Ports.Postgres))
 	if err := s.pg().Init(); err != nil {
 		return err
@@ -368,6 +447,13 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	if err := s.resetVaultAdmin(ctx); err != nil {
 		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+func (s *Stack) start(ctx context.Context) error {
+	if err := s.startPostgres(ctx); err != nil {
+		return err
 	}
 
 	s.logf("consul: starting dev agent on %s", loopback(s.Ports.ConsulHTTP))
@@ -428,7 +514,12 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := s.wait(ctx, NomadClient, s.nomadReady); err != nil {
 		return err
 	}
+	return s.finishStart(ctx)
+}
 
+// finishStart is the last step of every stack: Vault wired to Nomad and
+// Postgres, and dev.env written.
+func (s *Stack) finishStart(ctx context.Context) error {
 	s.logf("vault: trusting Nomad workload identities, database secrets engine for roles %s", strings.Join(s.roles, ", "))
 	if err := s.wait(ctx, "vault wiring", s.vaultWire); err != nil {
 		return err
@@ -489,6 +580,9 @@ func (s *Stack) wait(ctx context.Context, component string, check func(context.C
 }
 
 func (s *Stack) logPath(component string) string {
+	if p, ok := s.clusterProc(component); ok {
+		return s.procLog(p)
+	}
 	switch component {
 	case Postgres, Consul, Vault, Nomad, NomadClient:
 		return s.path("logs", component+".log")
@@ -497,6 +591,18 @@ func (s *Stack) logPath(component string) string {
 }
 
 func (s *Stack) waitHealthy(ctx context.Context) error {
+	if s.state.Cluster != nil {
+		if err := s.wait(ctx, Postgres, s.pgReady); err != nil {
+			return err
+		}
+		for _, p := range s.clusterProcs() {
+			p := p
+			if err := s.wait(ctx, p.name(), func(ctx context.Context) error { _, err := s.procStatus(ctx, p); return err }); err != nil {
+				return err
+			}
+		}
+		return s.wait(ctx, "cluster", s.clusterReady)
+	}
 	for _, c := range []struct {
 		name  string
 		check func(context.Context) error
@@ -516,9 +622,36 @@ func (s *Stack) AllocDir(allocID string) string {
 
 // NomadAddr, ConsulAddr and VaultAddr are the products' API addresses.
 // In secure mode they are https.
-func (s *Stack) NomadAddr() string  { return s.scheme() + "://" + loopback(s.Ports.NomadHTTP) }
-func (s *Stack) ConsulAddr() string { return loopback(s.Ports.ConsulHTTP) }
-func (s *Stack) VaultAddr() string  { return s.scheme() + "://" + loopback(s.Ports.VaultAPI) }
+// A cluster's are its first server's.
+func (s *Stack) NomadAddr() string  { return s.scheme() + "://" + s.apiHostPort(s.Ports.NomadHTTP) }
+func (s *Stack) ConsulAddr() string { return s.apiHostPort(s.Ports.ConsulHTTP) }
+func (s *Stack) VaultAddr() string  { return s.scheme() + "://" + s.apiHostPort(s.Ports.VaultAPI) }
+
+func (s *Stack) apiHostPort(port int) string {
+	if s.state.Cluster != nil {
+		return fmt.Sprintf("%s:%d", s.state.Cluster.Nodes[0].Address, port)
+	}
+	return loopback(port)
+}
+
+// shape names what a stack is, for the restart message.
+func (s *Stack) shape() string {
+	if s.state.Cluster != nil {
+		return fmt.Sprintf("a cluster of %d servers and %d clients", s.state.Cluster.Servers, s.state.Cluster.Clients)
+	}
+	return "a single node"
+}
+
+func shapeOf(o Options) string {
+	if o.Cluster {
+		c := o.Clients
+		if c == 0 {
+			c = 2
+		}
+		return fmt.Sprintf("a cluster of %d servers and %d clients", 3, c)
+	}
+	return "a single node"
+}
 
 func (s *Stack) scheme() string {
 	if s.state.Secure {
@@ -789,10 +922,36 @@ type ComponentStatus struct {
 	Address string `json:"address"`
 	Detail  string `json:"detail,omitempty"`
 	Log     string `json:"log"`
+	// Node and Role are a cluster agent's node and its part there:
+	// leader or follower (Consul, Nomad servers), active or standby
+	// (Vault), client.
+	Node string `json:"node,omitempty"`
+	Role string `json:"role,omitempty"`
+}
+
+func (s *Stack) pgStatus(ctx context.Context) ComponentStatus {
+	st := ComponentStatus{Name: Postgres, Address: loopback(s.Ports.Postgres), Log: s.logPath(Postgres)}
+	st.PID = s.pgPID()
+	st.Running = processAlive(st.PID, s.marker(Postgres))
+	if !st.Running {
+		st.PID, st.Detail = 0, "not running"
+		return st
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.pgReady(cctx); err != nil {
+		st.Detail = err.Error()
+	} else {
+		st.Healthy = true
+	}
+	return st
 }
 
 // Status checks each component's process and health.
 func (s *Stack) Status(ctx context.Context) []ComponentStatus {
+	if s.state.Cluster != nil {
+		return s.clusterStatus(ctx)
+	}
 	running := s.Running()
 	checks := map[string]func(context.Context) error{
 		Postgres: s.pgReady, Consul: s.consulReady, Vault: s.vaultReady, Nomad: s.nomadServerReady, NomadClient: s.nomadReady,
@@ -829,6 +988,9 @@ func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 // Postgres data in the stack directory; a private one (as root) goes.
 func (s *Stack) Down(ctx context.Context) error {
 	var errs []error
+	if s.state.Cluster != nil {
+		errs = append(errs, s.downCluster()...)
+	}
 	if err := stopProcess(s.state.PIDs[NomadClient], s.marker(NomadClient), 15*time.Second); err != nil {
 		errs = append(errs, fmt.Errorf("nomad client: %w", err))
 	}
@@ -859,7 +1021,7 @@ func (s *Stack) Down(ctx context.Context) error {
 	}
 	if len(errs) == 0 {
 		s.state.PIDs = map[string]int{}
-		s.state.VaultToken, s.state.VaultUnsealKey = "", ""
+		s.state.VaultToken, s.state.VaultUnsealKey, s.state.VaultUnsealKeys = "", "", nil
 		s.state.NomadToken, s.state.ConsulToken = "", ""
 		if err := s.saveState(); err != nil {
 			errs = append(errs, err)
