@@ -286,13 +286,16 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 		if err := checkClusterPortsFree(nodes); err != nil {
 			return nil, err
 		}
+		pg := s.Ports.Postgres
 		if opts.Ports == nil {
 			free, err := FreePorts()
 			if err != nil {
 				return nil, err
 			}
-			s.Ports.Postgres = free.Postgres
+			pg = free.Postgres
 		}
+		s.Ports = StandardPorts()
+		s.Ports.Postgres = pg
 		s.state.Cluster = &ClusterSpec{Servers: 3, Clients: clients, Nodes: nodes}
 		s.vaultRaft = true
 		start = s.startCluster

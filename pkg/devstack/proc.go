@@ -292,3 +292,19 @@ func killProcess(pid int, marker string) error {
 	}
 	return nil
 }
+
+// RSS is pid's resident memory in bytes (0 if it is gone), from
+// /proc/<pid>/status.
+func RSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
