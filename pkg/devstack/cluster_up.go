@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -796,8 +797,119 @@ func (s *Stack) Nodes() []Node {
 // IsCluster reports whether the stack is a multi-node cluster.
 func (s *Stack) IsCluster() bool { return s.state.Cluster != nil }
 
+// serverURLs are product's API addresses on every server node, the first
+// server's first (hstack's clients try them in turn, pkg/failover).
+func (s *Stack) serverURLs(product string) []*url.URL {
+	var us []*url.URL
+	for _, n := range s.state.Cluster.Nodes {
+		if n.Server {
+			u, _ := url.Parse(s.NodeAddr(n, product))
+			us = append(us, u)
+		}
+	}
+	return us
+}
+
+func joinURLs(us []*url.URL) string {
+	var ss []string
+	for _, u := range us {
+		ss = append(ss, u.String())
+	}
+	return strings.Join(ss, ",")
+}
+
 // NodeAddr is the API address of product on node ("http://127.0.0.12:4646").
 func (s *Stack) NodeAddr(n Node, product string) string {
 	port := map[string]string{Consul: "8500", Nomad: "4646", Vault: "8200"}[product]
 	return "http://" + net.JoinHostPort(n.Address, port)
+}
+
+// KillNode SIGKILLs every agent of node and, on a client, every task it
+// runs, as a host dying would. It returns the agents it killed.
+func (s *Stack) KillNode(node string) ([]string, error) {
+	var killed []string
+	var root string
+	for _, p := range s.clusterProcs() {
+		if p.node.Name != node {
+			continue
+		}
+		root = s.nodeRoot(p.node)
+		if _, err := s.KillAgent(p.name()); err != nil {
+			return killed, err
+		}
+		killed = append(killed, p.name())
+	}
+	if root == "" {
+		return nil, fmt.Errorf("no node %s in the cluster", node)
+	}
+	for _, pid := range processesUnder(root) {
+		_ = killProcess(pid, "")
+	}
+	return killed, nil
+}
+
+// RestartAgent starts a stopped agent again on its data (it rejoins its
+// cluster) and waits until it is healthy.
+func (s *Stack) RestartAgent(ctx context.Context, name string) error {
+	p, ok := s.clusterProc(name)
+	if !ok {
+		return fmt.Errorf("no agent %s in the cluster", name)
+	}
+	if processAlive(s.state.PIDs[name], s.procConfigDir(p)) {
+		return nil
+	}
+	if err := s.startProc(p); err != nil {
+		return err
+	}
+	check := func(ctx context.Context) error { _, err := s.procStatus(ctx, p); return err }
+	if p.product == Vault {
+		check = func(ctx context.Context) error { return s.unsealNode(ctx, p.node) }
+	}
+	return s.wait(ctx, name, check)
+}
+
+// LeaderNode is the server node whose product agent leads its Raft group,
+// as the other servers see it.
+func (s *Stack) LeaderNode(ctx context.Context, product string) (Node, error) {
+	for _, n := range s.state.Cluster.Nodes {
+		if !n.Server {
+			continue
+		}
+		var leader string
+		switch product {
+		case Nomad:
+			c, err := s.nodeNomad(n)
+			if err != nil {
+				return Node{}, err
+			}
+			if leader, err = c.Status().Leader(); err != nil {
+				continue
+			}
+		case Consul:
+			c, err := s.nodeConsul(n)
+			if err != nil {
+				return Node{}, err
+			}
+			if leader, err = c.Status().Leader(); err != nil {
+				continue
+			}
+		case Vault:
+			c, err := s.nodeVault(n)
+			if err != nil {
+				return Node{}, err
+			}
+			h, err := c.Sys().HealthWithContext(ctx)
+			if err != nil || h.Sealed || h.Standby {
+				continue
+			}
+			return n, nil
+		}
+		host, _, _ := net.SplitHostPort(leader)
+		for _, m := range s.state.Cluster.Nodes {
+			if m.Server && m.Address == host {
+				return m, nil
+			}
+		}
+	}
+	return Node{}, fmt.Errorf("no %s leader", product)
 }

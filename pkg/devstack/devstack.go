@@ -23,9 +23,12 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	consulapi "github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-cleanhttp"
 	nomadapi "github.com/hashicorp/nomad/api"
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/hstack-dev/hstack/pkg/clients"
+	"github.com/hstack-dev/hstack/pkg/failover"
 	"github.com/hstack-dev/hstack/pkg/tools"
 )
 
@@ -686,6 +689,10 @@ func (s *Stack) NomadClient() (*nomadapi.Client, error) {
 	if s.state.Secure {
 		cfg.TLSConfig.CACert = s.CAFile()
 	}
+	if s.state.Cluster != nil {
+		cfg.HttpClient = failover.Wrap(cleanhttp.DefaultPooledClient(), s.serverURLs(Nomad))
+		cfg.HttpClient.Transport.(*failover.Transport).WritesIdempotent = true
+	}
 	c, err := nomadapi.NewClient(cfg)
 	if err != nil {
 		return nil, err
@@ -711,6 +718,9 @@ func (s *Stack) ConsulClient() (*consulapi.Client, error) {
 		cfg.Scheme = "https"
 		cli := s.cliCert()
 		cfg.TLSConfig = consulapi.TLSConfig{CAFile: s.CAFile(), CertFile: cli.Cert, KeyFile: cli.Key}
+	}
+	if s.state.Cluster != nil {
+		cfg.HttpClient = failover.Wrap(cleanhttp.DefaultPooledClient(), s.serverURLs(Consul))
 	}
 	c, err := consulapi.NewClient(cfg)
 	if err != nil {
@@ -748,6 +758,9 @@ func (s *Stack) newVaultClient() (*vaultapi.Client, error) {
 	// A secure stack's CA, whatever VAULT_CACERT a developer set.
 	if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: s.caFileIfSecure()}); err != nil {
 		return nil, err
+	}
+	if s.state.Cluster != nil {
+		failover.Wrap(cfg.HttpClient, s.serverURLs(Vault))
 	}
 	c, err := vaultapi.NewClient(cfg)
 	if err != nil {
@@ -891,6 +904,13 @@ func (s *Stack) Env() [][2]string {
 		{"VAULT_TOKEN", s.state.VaultToken},
 		{"PGHOST", "127.0.0.1"},
 		{"PGPORT", fmt.Sprint(s.Ports.Postgres)},
+	}
+	if s.state.Cluster != nil {
+		env = append(env, [][2]string{
+			{clients.EnvNomadAddrs, joinURLs(s.serverURLs(Nomad))},
+			{clients.EnvConsulAddrs, joinURLs(s.serverURLs(Consul))},
+			{clients.EnvVaultAddrs, joinURLs(s.serverURLs(Vault))},
+		}...)
 	}
 	if s.state.Secure {
 		env = append(env, s.secureEnv()...)
