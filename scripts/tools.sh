@@ -35,7 +35,7 @@
 #
 # Usage: scripts/tools.sh [--print-path] [TOOL...]
 #   TOOL: nomad consul vault terraform packer aws-provider trivy
-#         nomad-ui alertmanager-ui nomad-autoscaler actionlint goreleaser syft
+#         nomad-ui alertmanager-ui nomad-autoscaler actionlint goreleaser syft gosec
 #         (default: the first seven)
 set -euo pipefail
 
@@ -47,7 +47,7 @@ cache=${HSTACK_CACHE:-$HOME/.cache/hstack}
 export GOFLAGS="-buildvcs=false -mod=mod"
 export GOTOOLCHAIN=local
 
-all_tools="nomad consul vault terraform packer aws-provider trivy nomad-ui alertmanager-ui nomad-autoscaler actionlint goreleaser syft"
+all_tools="nomad consul vault terraform packer aws-provider trivy nomad-ui alertmanager-ui nomad-autoscaler actionlint goreleaser syft gosec"
 
 # recipe NAME sets what a tool is: ver (the pinned version), mod and modver
 # (the Go module to build), pkg (its main package), goexp (GOEXPERIMENT for
@@ -72,6 +72,7 @@ recipe() {
     actionlint) ver=$ACTIONLINT_VERSION mod=github.com/rhysd/actionlint pkg=./cmd/actionlint vercmd=-version ;;
     goreleaser) ver=$GORELEASER_VERSION mod=github.com/goreleaser/goreleaser/v2 vercmd=--version ;;
     syft) ver=$SYFT_VERSION mod=github.com/anchore/syft pkg=./cmd/syft ;;
+    gosec) ver=$GOSEC_VERSION mod=github.com/securego/gosec/v2 pkg=./cmd/gosec vercmd=-version ;;
     *) return 1 ;;
   esac
   modver=v$ver

@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
@@ -34,4 +35,33 @@ func TestModuleInterfaces(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSecretOutputsSensitive: an output that carries a secret, a token or
+// a reference to one is marked sensitive, so `terraform apply`, `output`
+// and `hstack infra output` print it only on request. Terraform itself
+// refuses an unmarked output of a sensitive value (a sensitive variable or
+// module output); this catches the ones named for what they carry.
+func TestSecretOutputsSensitive(t *testing.T) {
+	base := srcDir(t)
+	secretish := regexp.MustCompile(`(?i)secret|token|password|passwd|private_key|credential|gossip|encrypt_key|unseal|recovery_key`)
+	checked := 0
+	for _, rel := range roots(t) {
+		mod, diags := tfconfig.LoadModule(filepath.Join(base, rel))
+		if diags.HasErrors() {
+			t.Errorf("terraform/%s: %v", rel, diags.Err())
+			continue
+		}
+		for _, o := range mod.Outputs {
+			if !secretish.MatchString(o.Name) {
+				continue
+			}
+			checked++
+			if !o.Sensitive {
+				r, _ := filepath.Rel(filepath.Dir(base), o.Pos.Filename)
+				t.Errorf("%s:%d: output %q carries a secret but is not sensitive = true", r, o.Pos.Line, o.Name)
+			}
+		}
+	}
+	t.Logf("%d secret-carrying outputs, all sensitive", checked)
 }

@@ -71,7 +71,7 @@ func Start(t testing.TB) *Browser {
 			t.Logf("screenshots kept in %s", dir)
 			return
 		}
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir) // best effort, like t.TempDir's own cleanup
 	})
 	profile := t.TempDir()
 	// A closed network: every flag that stops chromium from calling home
@@ -179,7 +179,8 @@ func (b *Browser) Check(p Page) (Seen, error) {
 	// Let images and charts settle before the screenshot; what is asserted
 	// is already there.
 	settle, cancelSettle := context.WithTimeout(b.ctx, 10*time.Second)
-	chromedp.Run(settle, chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(0)))
+	// A page that never settles is still read and asserted on below.
+	_, _ = chromedp.Run(settle, chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(0)))
 	cancelSettle()
 	read, cancelRead := context.WithTimeout(b.ctx, time.Minute)
 	defer cancelRead()

@@ -151,7 +151,7 @@ func nomadJWKS(cfg clients.Config) (*bootstrap.JWKS, error) {
 		ca = os.Getenv("NOMAD_CACERT")
 	}
 	if ca != "" {
-		b, err := os.ReadFile(ca) // #nosec G304 -- the CA file the operator names in NOMAD_CACERT or --nomad-cacert
+		b, err := os.ReadFile(ca) // #nosec G304 G703 -- the CA file the operator names in NOMAD_CACERT or --nomad-cacert
 		if err != nil {
 			return nil, UsageErrorf("NOMAD_CACERT: %v", err)
 		}

@@ -30,7 +30,7 @@ const (
 
 	// envRootPassword is how CI hands over the root password without a
 	// file; it is never a flag value, which `ps` would show.
-	envRootPassword = "HSTACK_DB_ROOT_PASSWORD"
+	envRootPassword = "HSTACK_DB_ROOT_PASSWORD" // #nosec G101 -- the variable's name, not a password
 
 	dbExitsUsage = "Exit codes: 0 ok, 1 failed (or, for check, a problem found), 2 bad input or\n" +
 		"a missing root credential (nothing changed), 3 Vault unreachable or denied."

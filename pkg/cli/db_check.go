@@ -2,13 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/vaultdb"
 	"github.com/hstack-dev/hstack/pkg/workloadid"
 )
@@ -41,7 +41,7 @@ func dbCheck(c *cli.Context) error {
 	}
 	var jwt string
 	if f := c.String(flagJWTFile); f != "" {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(f) // #nosec G304 -- the file the operator named with the flag
 		if err != nil {
 			return UsageErrorf("invalid --%s: %v", flagJWTFile, err)
 		}
@@ -87,7 +87,12 @@ func dbCheck(c *cli.Context) error {
 		return nil
 	}
 
-	if err := report("workload identity", workloadid.Check(ctx, dc.vault, wcfg, &http.Client{Timeout: 10 * time.Second})); err != nil {
+	// The JWKS is Nomad's: fetched with Nomad's TLS settings.
+	jwks, err := clients.NomadHTTP(ConfigFromContext(c), 10*time.Second)
+	if err != nil {
+		return &ExitError{Code: ExitUnreachable, Err: err}
+	}
+	if err := report("workload identity", workloadid.Check(ctx, dc.vault, wcfg, jwks)); err != nil {
 		return err
 	}
 	for i, s := range specs {

@@ -68,7 +68,7 @@ func dbSetup(c *cli.Context) error {
 	} else {
 		ch, err := workloadid.Setup(ctx, dc.vault, wcfg)
 		if err != nil {
-			return vaultFailure(err)
+			return adminNeeded(dc.vault.Token() != "", err)
 		}
 		all = append(all, ch...)
 		if err := printChanges(dc.out, "workload identity", ch); err != nil {
@@ -81,7 +81,7 @@ func dbSetup(c *cli.Context) error {
 			return perr
 		}
 		if err != nil {
-			return vaultFailure(err)
+			return adminNeeded(dc.vault.Token() != "", err)
 		}
 		all = append(all, ch...)
 	}
@@ -129,7 +129,7 @@ func printChanges(out *Output, section string, changes []vaultplan.Change) error
 func rootCredential(c *cli.Context) (*vaultdb.Root, error) {
 	pw := os.Getenv(envRootPassword)
 	if f := c.String(flagRootPasswordFile); f != "" {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(f) // #nosec G304 -- the file the operator named with the flag
 		if err != nil {
 			return nil, UsageErrorf("invalid --%s: %v", flagRootPasswordFile, err)
 		}
@@ -161,11 +161,25 @@ func workloadConfig(c *cli.Context, st *stackfile.Stack, defaultURL bool) (workl
 		cfg.JWKSURL = strings.TrimRight(nc.Address(), "/") + "/.well-known/jwks.json"
 	}
 	if f := c.String(flagJWKSCAFile); c.IsSet(flagJWKSCAFile) && f != "" {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(f) // #nosec G304 -- the file the operator named with the flag
 		if err != nil {
 			return cfg, UsageErrorf("invalid --%s: %v", flagJWKSCAFile, err)
 		}
 		cfg.JWKSCAPEM = string(b)
 	}
 	return cfg, nil
+}
+
+// adminNeeded names, for a refused token, what db setup takes: the
+// hstack-admin policy (the deployer's Vault token may not configure
+// Vault, by design).
+func adminNeeded(tokenGiven bool, err error) error {
+	if clients.Classify(err) != clients.Denied {
+		return vaultFailure(err)
+	}
+	who := "the token in VAULT_TOKEN"
+	if !tokenGiven {
+		who = "no token (VAULT_TOKEN is not set)"
+	}
+	return &ExitError{Code: ExitUnreachable, Err: fmt.Errorf("Vault refused %s: db setup configures JWT auth, policies and the database secrets engine, which takes the hstack-admin policy (policies/vault/hstack-admin.hcl): %w", who, err)}
 }

@@ -103,9 +103,6 @@ func deployAction(c *cli.Context) error {
 		if err := preflight(c, st, jobs, nc, cc); err != nil {
 			return err
 		}
-		if err := aclPreflight(c.Context, ConfigFromContext(c), st, jobs, nc, cc); err != nil {
-			return err
-		}
 	}
 	if err := syncServices(c, out, st, nc, cc); err != nil {
 		return err
@@ -129,7 +126,9 @@ func deployAction(c *cli.Context) error {
 		o := appOutcome{Job: j.Name, Result: res, Err: err}
 		outcomes = append(outcomes, o)
 		if o.code() != ExitOK {
-			printOutcomes(out, view.ui, outcomes, apps)
+			// The deploy's failure is what to report (and its exit code); a
+			// summary that cannot be written adds nothing to it.
+			_ = printOutcomes(out, view.ui, outcomes, apps)
 			return o.exitError()
 		}
 	}
@@ -152,13 +151,19 @@ func deployAction(c *cli.Context) error {
 	if err := printOutcomes(out, view.ui, outcomes, nil); err != nil {
 		return err
 	}
-	worst := appOutcome{}
+	return worst(outcomes).exitError()
+}
+
+// worst is the outcome the run exits with: the highest exit code, so one
+// failed app among succeeded ones fails the run.
+func worst(outcomes []appOutcome) appOutcome {
+	w := appOutcome{}
 	for _, o := range outcomes {
-		if o.code() > worst.code() {
-			worst = o
+		if o.code() > w.code() {
+			w = o
 		}
 	}
-	return worst.exitError()
+	return w
 }
 
 // loadStackWithStrategy loads the stack file and applies --strategy,

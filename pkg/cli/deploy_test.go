@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/nomadfake"
+	"github.com/hstack-dev/hstack/pkg/nomadui"
 	"github.com/hstack-dev/hstack/pkg/release"
 	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
@@ -91,14 +96,93 @@ func TestReleaseAppsConcurrently(t *testing.T) {
 	if got := run(1, true); got != "a=failed/1 b=skipped/1 c=skipped/1" {
 		t.Errorf("fail-fast: %s", got)
 	}
-	worst := appOutcome{}
-	for _, o := range []appOutcome{{Job: "x", Result: rollout.Result{Outcome: rollout.Succeeded}}, {Job: "y", Err: &rollout.ClusterError{Op: "plan", Err: errors.New("down")}}} {
-		if o.code() > worst.code() {
-			worst = o
+	w := worst([]appOutcome{{Job: "x", Result: rollout.Result{Outcome: rollout.Succeeded}}, {Job: "y", Err: &rollout.ClusterError{Op: "plan", Err: errors.New("down")}}})
+	if w.code() != ExitUnreachable || !strings.Contains(w.exitError().Error(), "y: nomad plan: down") {
+		t.Errorf("worst %v", w.exitError())
+	}
+}
+
+// --fail-fast with releases in flight: a fails (and is rolled back) while b's deployment runs
+// (its allocations never turn healthy on their own) and c waits for a
+// slot. b is aborted in Nomad, its stable version comes back, c never
+// starts, the summary has a line for each, and the run exits 1.
+func TestReleaseAppsFailFastAbortsInFlight(t *testing.T) {
+	st, diags := stackfile.Parse([]byte(manyApps), "hstack.hcl", stackfile.LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	render1 := func(version string) []*render.Job {
+		jobs, err := render.Render(st, render.Options{Version: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, apps := splitInfra(jobs)
+		return apps
+	}
+	fake := nomadfake.New()
+	dp := &release.Deployer{Nomad: fake.Client(), Report: func(string, ...any) {}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, o := range releaseApps(ctx, dp, st, render1("1"), 3, false) {
+		if o.code() != ExitOK {
+			t.Fatalf("version 1 of %s: %s %v", o.Job, o.status(), o.Err)
 		}
 	}
-	if worst.code() != ExitUnreachable || !strings.Contains(worst.exitError().Error(), "y: nomad plan: down") {
-		t.Errorf("worst %v", worst.exitError())
+
+	// a fails only once b's deployment is under way, so b is surely in
+	// flight when it does.
+	var bPlaced atomic.Bool
+	fake.Behave(func(j *nomadapi.Job, _ string) nomadfake.Health {
+		if j.Meta["version"] != "2" {
+			return nomadfake.Health{}
+		}
+		switch *j.ID {
+		case "a":
+			return nomadfake.Health{Unhealthy: bPlaced.Load(), Pending: !bPlaced.Load()}
+		case "b":
+			bPlaced.Store(true)
+			return nomadfake.Health{Pending: true}
+		}
+		return nomadfake.Health{}
+	})
+	outcomes := releaseApps(ctx, dp, st, render1("2"), 2, true)
+	var got []string
+	for _, o := range outcomes {
+		got = append(got, fmt.Sprintf("%s=%s/%d", o.Job, o.status(), o.code()))
+	}
+	if strings.Join(got, " ") != "a=rolled-back/1 b=error/1 c=skipped/1" {
+		t.Errorf("outcomes: %s", strings.Join(got, " "))
+	}
+	if b := outcomes[1]; b.Err == nil || !strings.Contains(b.Err.Error(), "aborted: another app's release failed (--fail-fast)") {
+		t.Errorf("b: %v", b.Err)
+	}
+
+	// In Nomad: b's deployment of version 2 was failed (not left running)
+	// and version 1 is back; c was never registered again.
+	for _, d := range fake.Deployments() {
+		if d.JobID == "b" && d.Status == nomadapi.DeploymentStatusRunning {
+			t.Errorf("b's deployment %s still running: %s", d.ID, d.StatusDescription)
+		}
+	}
+	if vs := fake.Jobs("b"); vs[len(vs)-1].Meta["version"] != "1" {
+		t.Errorf("b runs version %s after the abort", vs[len(vs)-1].Meta["version"])
+	}
+	if vs := fake.Jobs("c"); len(vs) != 1 {
+		t.Errorf("c has %d versions; fail-fast should not have started it", len(vs))
+	}
+
+	var stdout bytes.Buffer
+	if err := printOutcomes(&Output{Stdout: &stdout, Stderr: io.Discard}, nomadui.Links{}, outcomes, nil); err != nil {
+		t.Fatal(err)
+	}
+	summary := stdout.String()
+	for _, want := range []string{"a: rolled-back", "b: error: aborted: another app's release failed (--fail-fast)", "c: skipped"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary)
+		}
+	}
+	if code := worst(outcomes).code(); code != ExitRolledBack || ExitRolledBack != 1 {
+		t.Errorf("exit code %d, want 1", code)
 	}
 }
 

@@ -3,16 +3,12 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 
-	consulapi "github.com/hashicorp/consul/api"
-	nomadapi "github.com/hashicorp/nomad/api"
-	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/urfave/cli/v2"
+
+	"github.com/hstack-dev/hstack/pkg/clients"
 )
 
 // Exit codes, the same for every command; docs/exit-codes.md has them as
@@ -46,37 +42,9 @@ const (
 // Unreachable reports whether err means a cluster service could not be
 // reached or refused the credentials: a transport error, or an API's
 // 401, 403, 502, 503 or 504 (Vault answers 503 while sealed). A 500 is
-// the service's own failure, not a question of reaching it.
-func Unreachable(err error) bool {
-	var (
-		ue *url.Error
-		ne net.Error
-		nr nomadapi.UnexpectedResponseError
-		vr *vaultapi.ResponseError
-		cr consulapi.StatusError
-	)
-	unavailable := func(code int) bool {
-		return code == 401 || code == 403 || code == 502 || code == 503 || code == 504
-	}
-	switch {
-	case errors.As(err, &ue), errors.As(err, &ne):
-		return true
-	case errors.As(err, &nr):
-		return unavailable(nr.StatusCode())
-	case errors.As(err, &vr):
-		return unavailable(vr.StatusCode)
-	case errors.As(err, &cr):
-		return unavailable(cr.Code)
-	}
-	// nomad/api formats most non-2xx answers into a plain error.
-	if m := reUnexpected.FindStringSubmatch(err.Error()); m != nil {
-		code, _ := strconv.Atoi(m[1])
-		return unavailable(code)
-	}
-	return false
-}
-
-var reUnexpected = regexp.MustCompile(`Unexpected response code: (\d{3})`)
+// the service's own failure, not a question of reaching it. The
+// classification is clients.Classify's, shared with release.Preflight.
+func Unreachable(err error) bool { return clients.Unreachable(err) }
 
 // apiFailure gives err the exit code its cause calls for: ExitUnreachable
 // when the service is out of reach, otherwise code.

@@ -119,7 +119,7 @@ func (v *eventView) draw() {
 				g.Name, g.Desired, g.Placed, g.Healthy, g.Unhealthy, canaries)
 		}
 	}
-	tw.Flush()
+	_ = tw.Flush() // into a strings.Builder, which cannot fail
 	v.table = strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	v.redraw()
 }

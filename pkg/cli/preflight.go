@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
 
+	"github.com/hstack-dev/hstack/pkg/appconfig"
 	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/release"
 	"github.com/hstack-dev/hstack/pkg/render"
@@ -25,8 +25,17 @@ import (
 // Prometheus when a rollout runs analyses. A problem exits 3, naming the
 // service and the fix.
 func preflight(c *cli.Context, st *stackfile.Stack, jobs []*render.Job, nc *nomadapi.Client, cc *consulapi.Client) error {
-	hc := &http.Client{Timeout: 10 * time.Second}
-	p := release.Preflight{Nomad: nc, Consul: cc, HTTP: hc}
+	cfg := ConfigFromContext(c)
+	// Prometheus and the JWKS Nomad serves: the latter over Nomad's TLS.
+	hc, err := clients.NomadHTTP(cfg, 10*time.Second)
+	if err != nil {
+		return &ExitError{Code: ExitUnreachable, Err: err}
+	}
+	p := release.Preflight{Nomad: nc, Consul: cc, HTTP: hc,
+		KVPrefix: appconfig.StackPrefix(st.Name), NomadToken: cfg.Nomad.Token != "", ConsulToken: cfg.Consul.Token != ""}
+	for _, j := range jobs {
+		p.Jobs = append(p.Jobs, j.Job)
+	}
 
 	dbs := map[string]*stackfile.Database{}
 	for _, j := range jobs {
@@ -61,18 +70,24 @@ func preflight(c *cli.Context, st *stackfile.Stack, jobs []*render.Job, nc *noma
 		}
 	}
 	// Prometheus usually comes with the monitoring job this same release
-	// may create; it is checked here only when it is not part of it.
+	// may create; it is checked here only when it is not part of it. Not
+	// finding it is reported after what Run finds: a token that may not
+	// read the catalog is the cause to name first.
+	var lookup *release.Problem
 	_, apps := splitInfra(jobs)
 	if needsPrometheus(st, apps) && !releasesMonitoring(jobs) {
 		addr, err := prometheusAddr(c, cc)
 		if err != nil {
-			return &ExitError{Code: ExitUnreachable, Err: fmt.Errorf("preflight: prometheus: %w", err)}
+			lookup = &release.Problem{Service: "prometheus", Check: "found", Detail: err.Error()}
 		}
 		p.Prometheus = addr
 	}
 	out := OutputFromContext(c)
 	p.Note = func(format string, args ...any) { out.Linef(format, args...) }
 	problems := p.Run(c.Context)
+	if lookup != nil {
+		problems = append(problems, *lookup)
+	}
 	if len(problems) == 0 {
 		return nil
 	}

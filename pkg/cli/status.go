@@ -66,14 +66,16 @@ func statusAction(c *cli.Context) error {
 			for _, g := range s.Groups {
 				fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d/%d\n", g.Name, g.Desired, g.Placed, g.Healthy, g.Unhealthy, g.Canaries, g.DesiredCanaries)
 			}
-			tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
 			if len(s.Gate) > 0 {
 				fmt.Fprintln(out.Stdout, "  gate:")
 				for _, l := range s.Gate {
 					fmt.Fprintf(out.Stdout, "    %s\n", l)
 				}
 			}
-			fmt.Fprintf(out.Stdout, "  %s\n", link)
+			fmt.Fprintf(out.Stdout, "  Nomad UI: %s\n", link) // labelled as deploy labels its links
 		}
 		writeScalingStatus(c.Context, out.Stdout, nc, n)
 	}

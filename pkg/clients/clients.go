@@ -142,24 +142,11 @@ func Nomad(cfg Config) (*nomadapi.Client, error) {
 	set(&nc.Region, o.Region)
 	set(&nc.Namespace, o.Namespace)
 
-	t := nc.TLSConfig
-	set(&t.CACert, o.TLS.CACert)
-	set(&t.CAPath, o.TLS.CAPath)
-	set(&t.ClientCert, o.TLS.ClientCert)
-	set(&t.ClientKey, o.TLS.ClientKey)
-	set(&t.TLSServerName, o.TLS.ServerName)
-	t.Insecure = t.Insecure || o.TLS.SkipVerify
-
+	nomadTLS(nc.TLSConfig, o.TLS)
 	if !strings.HasPrefix(nc.Address, "unix:") {
-		// What nomadapi.NewClient would build, plus a counting transport
-		// so an operation can say how many requests it made.
-		hc := cleanhttp.DefaultPooledClient()
-		tr := hc.Transport.(*http.Transport)
-		tr.TLSHandshakeTimeout = 10 * time.Second
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		tr.ForceAttemptHTTP2 = false
-		if err := nomadapi.ConfigureTLS(hc, t); err != nil {
-			return nil, fmt.Errorf("nomad client: %w", err)
+		hc, err := nomadHTTP(nc.TLSConfig)
+		if err != nil {
+			return nil, err
 		}
 		if servers != nil {
 			failover.Wrap(hc, servers).Transport.(*failover.Transport).WritesIdempotent = true
@@ -172,6 +159,42 @@ func Nomad(cfg Config) (*nomadapi.Client, error) {
 	}
 	record("Nomad", nc.Address)
 	return c, nil
+}
+
+func nomadTLS(t *nomadapi.TLSConfig, o TLSConfig) {
+	set(&t.CACert, o.CACert)
+	set(&t.CAPath, o.CAPath)
+	set(&t.ClientCert, o.ClientCert)
+	set(&t.ClientKey, o.ClientKey)
+	set(&t.TLSServerName, o.ServerName)
+	t.Insecure = t.Insecure || o.SkipVerify
+}
+
+// nomadHTTP is what nomadapi.NewClient would build for t.
+func nomadHTTP(t *nomadapi.TLSConfig) (*http.Client, error) {
+	hc := cleanhttp.DefaultPooledClient()
+	tr := hc.Transport.(*http.Transport)
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	tr.ForceAttemptHTTP2 = false
+	if err := nomadapi.ConfigureTLS(hc, t); err != nil {
+		return nil, fmt.Errorf("nomad client: %w", err)
+	}
+	return hc, nil
+}
+
+// NomadHTTP is a plain HTTP client with Nomad's TLS settings (CA, client
+// certificate), for what Nomad serves outside its API client: the
+// workload identity JWKS that Vault and Consul verify tokens with.
+func NomadHTTP(cfg Config, timeout time.Duration) (*http.Client, error) {
+	t := nomadapi.DefaultConfig().TLSConfig
+	nomadTLS(t, cfg.Nomad.TLS)
+	hc, err := nomadHTTP(t)
+	if err != nil {
+		return nil, err
+	}
+	hc.Timeout = timeout
+	return hc, nil
 }
 
 // Consul returns a Consul API client for cfg.Consul. CONSUL_HTTP_TOKEN_FILE
@@ -291,7 +314,7 @@ func vaultTokenFromHelperFile() (string, error) {
 	if err != nil {
 		return "", nil
 	}
-	b, err := os.ReadFile(filepath.Join(home, ".vault-token"))
+	b, err := os.ReadFile(filepath.Join(home, ".vault-token")) // #nosec G304 -- the vault CLI's token file in the user's own home
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}

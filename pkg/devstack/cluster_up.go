@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -240,95 +239,27 @@ func (s *Stack) startProc(p clusterProc) error {
 	return s.saveState()
 }
 
-// startCluster is start for a cluster: the same steps, each on every node
-// of its role.
-func (s *Stack) startCluster(ctx context.Context) error {
-	if err := s.startPostgres(ctx); err != nil {
-		return err
-	}
-	if err := s.renderCluster(); err != nil {
-		return err
-	}
-	procs := s.clusterProcs()
-	group := func(product string, server bool) []clusterProc {
-		var g []clusterProc
-		for _, p := range procs {
-			if p.product == product && p.node.Server == server {
-				g = append(g, p)
-			}
+// clusterVaultInit initialises Vault once, on the first server, and
+// unseals every node with the same keys: the others join its Raft cluster
+// (retry_join) as they are unsealed.
+func (s *Stack) clusterVaultInit(ctx context.Context) error {
+	var vaults []clusterProc
+	for _, p := range s.clusterProcs() {
+		if p.product != Vault {
+			continue
 		}
-		return g
-	}
-	// Members of a Raft group start together: none elects a leader alone.
-	startAll := func(what string, g []clusterProc, ready func(clusterProc) func(context.Context) error) error {
-		if len(g) == 0 {
-			return nil
-		}
-		var addrs []string
-		for _, p := range g {
-			addrs = append(addrs, p.node.Address)
-		}
-		s.logf("%s: starting on %s", what, strings.Join(addrs, ", "))
-		for _, p := range g {
-			if err := s.startProc(p); err != nil {
-				return err
-			}
-		}
-		for _, p := range g {
-			if err := s.wait(ctx, p.name(), ready(p)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	consulUp := func(p clusterProc) func(context.Context) error {
-		return func(ctx context.Context) error { return s.procConsulLeader(ctx, p.node) }
-	}
-	if err := startAll("consul servers", group(Consul, true), consulUp); err != nil {
-		return err
-	}
-	if err := startAll("consul clients", group(Consul, false), consulUp); err != nil {
-		return err
-	}
-	vaults := group(Vault, true)
-	if err := startAll("vault (raft)", vaults, func(p clusterProc) func(context.Context) error {
-		return func(ctx context.Context) error {
+		vaults = append(vaults, p)
+		if err := s.wait(ctx, p.name(), func(ctx context.Context) error {
 			c, err := s.nodeVault(p.node)
 			if err != nil {
 				return err
 			}
 			_, err = c.Sys().InitStatusWithContext(ctx)
 			return err
+		}); err != nil {
+			return err
 		}
-	}); err != nil {
-		return err
 	}
-	if err := s.clusterVaultInit(ctx, vaults); err != nil {
-		return err
-	}
-	if err := startAll("nomad servers", group(Nomad, true), func(p clusterProc) func(context.Context) error {
-		return func(ctx context.Context) error { return s.procNomadLeader(ctx, p.node) }
-	}); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, "nomad keyring", s.nomadServerReady); err != nil {
-		return err
-	}
-	if err := startAll("nomad clients (raw_exec)", group(Nomad, false), func(p clusterProc) func(context.Context) error {
-		return func(ctx context.Context) error { return s.nomadNodeReady(ctx, p.node) }
-	}); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, "cluster", s.clusterReady); err != nil {
-		return err
-	}
-	return s.finishStart(ctx)
-}
-
-// clusterVaultInit initialises Vault once, on the first server, and
-// unseals every node with the same keys: the others join its Raft cluster
-// (retry_join) as they are unsealed.
-func (s *Stack) clusterVaultInit(ctx context.Context, vaults []clusterProc) error {
 	first, err := s.nodeVault(vaults[0].node)
 	if err != nil {
 		return err
@@ -686,89 +617,6 @@ func ClusterZone(nodes []Node, n Node) string {
 	return ""
 }
 
-func (s *Stack) clusterStatus(ctx context.Context) []ComponentStatus {
-	out := []ComponentStatus{s.pgStatus(ctx)}
-	for _, p := range s.clusterProcs() {
-		st := ComponentStatus{Name: p.name(), Log: s.procLog(p), Node: p.node.Name}
-		switch p.product {
-		case Consul:
-			st.Address = "http://" + net.JoinHostPort(p.node.Address, "8500")
-		case Nomad:
-			st.Address = "http://" + net.JoinHostPort(p.node.Address, "4646")
-		case Vault:
-			st.Address = "http://" + net.JoinHostPort(p.node.Address, "8200")
-		}
-		pid := s.state.PIDs[p.name()]
-		st.Running = processAlive(pid, s.procConfigDir(p))
-		if !st.Running {
-			st.Detail = "not running"
-			out = append(out, st)
-			continue
-		}
-		st.PID = pid
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		role, err := s.procStatus(cctx, p)
-		cancel()
-		st.Role = role
-		if err != nil {
-			st.Detail = err.Error()
-		} else {
-			st.Healthy = true
-		}
-		out = append(out, st)
-	}
-	return out
-}
-
-// downCluster stops the agents in reverse start order, a product's
-// agents of one role at a time, all of them at once. They get SIGINT, on
-// which servers leave no Raft group (Consul's skip_leave_on_interrupt,
-// Nomad's leave_on_interrupt off): the whole cluster goes, and one
-// server after another leaving would wait on a lost quorum at the end.
-func (s *Stack) downCluster() []error {
-	var (
-		mu   sync.Mutex
-		errs []error
-	)
-	addErr := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
-	procs := s.clusterProcs()
-	for end := len(procs); end > 0; {
-		start := end - 1
-		for start > 0 && procs[start-1].product == procs[end-1].product && procs[start-1].node.Server == procs[end-1].node.Server {
-			start--
-		}
-		var wg sync.WaitGroup
-		for _, p := range procs[start:end] {
-			wg.Add(1)
-			go func(p clusterProc) {
-				defer wg.Done()
-				if err := stopProcessWith(s.state.PIDs[p.name()], s.procConfigDir(p), 15*time.Second, syscall.SIGINT); err != nil {
-					addErr(fmt.Errorf("%s: %w", p.name(), err))
-				}
-				if p.product != Nomad || !p.node.Client {
-					return
-				}
-				root := s.nodeRoot(p.node)
-				if err := stopAll(processesUnder(root)); err != nil {
-					addErr(fmt.Errorf("%s tasks: %w", p.node.Name, err))
-				}
-				if os.Geteuid() == 0 {
-					if err := unmountUnder(root); err != nil {
-						addErr(fmt.Errorf("%s task mounts: %w", p.node.Name, err))
-					}
-				}
-			}(p)
-		}
-		wg.Wait()
-		end = start
-	}
-	return errs
-}
-
 // KillAgent SIGKILLs one agent of the cluster ("server-2/nomad"), as a
 // crash would, and returns its pid. Failure tests use it.
 func (s *Stack) KillAgent(name string) (int, error) {
@@ -912,4 +760,157 @@ func (s *Stack) LeaderNode(ctx context.Context, product string) (Node, error) {
 		}
 	}
 	return Node{}, fmt.Errorf("no %s leader", product)
+}
+
+// planCluster makes s the cluster opts asks for: its nodes, their ports
+// checked free, the products' standard ports on each node's address (the
+// Postgres on 127.0.0.1 takes a free port, leaving 5432 to a single-node
+// stack).
+func (s *Stack) planCluster(opts Options) error {
+	if opts.Secure {
+		return errors.New("--cluster with --secure is not supported yet: the cluster runs the provisioning scripts' dev mode")
+	}
+	clients := opts.Clients
+	if clients == 0 {
+		clients = 2
+	}
+	if clients < 2 {
+		return fmt.Errorf("--clients %d: a cluster needs at least 2 client nodes", clients)
+	}
+	nodes, err := ClusterNodes(3, clients)
+	if err != nil {
+		return err
+	}
+	if err := checkClusterPortsFree(nodes); err != nil {
+		return err
+	}
+	pg := s.Ports.Postgres
+	if opts.Ports == nil {
+		free, err := FreePorts()
+		if err != nil {
+			return err
+		}
+		pg = free.Postgres
+	}
+	s.Ports = StandardPorts()
+	s.Ports.Postgres = pg
+	s.state.Cluster = &ClusterSpec{Servers: 3, Clients: clients, Nodes: nodes}
+	return nil
+}
+
+// resetClusterDirs removes what a previous cluster left (every start is a
+// fresh cluster, as it is a fresh single node), its task mounts first.
+func (s *Stack) resetClusterDirs() error {
+	if os.Geteuid() == 0 {
+		if err := unmountUnder(s.path("nodes")); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{"nodes", "cluster-extra", "provision"} {
+		if err := os.RemoveAll(s.path(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shape names what a stack is, for the restart message.
+func (s *Stack) shape() string {
+	if s.state.Cluster != nil {
+		return fmt.Sprintf("a cluster of %d servers and %d clients", s.state.Cluster.Servers, s.state.Cluster.Clients)
+	}
+	return "a single node"
+}
+
+func shapeOf(o Options) string {
+	if o.Cluster {
+		c := o.Clients
+		if c == 0 {
+			c = 2
+		}
+		return fmt.Sprintf("a cluster of %d servers and %d clients", 3, c)
+	}
+	return "a single node"
+}
+
+var standardPort = map[string]func(Ports) int{
+	Consul: func(p Ports) int { return p.ConsulHTTP },
+	Nomad:  func(p Ports) int { return p.NomadHTTP },
+	Vault:  func(p Ports) int { return p.VaultAPI },
+}
+
+// clusterComponents are the cluster's agents as components of the table's
+// shape, in start order (clusterProcs). The first renders every node;
+// each Raft group starts together; the first Vault initialises the
+// cluster's Vault and each Vault is unsealed; the last Nomad server waits
+// for the keyring, the last client for the whole cluster.
+func (s *Stack) clusterComponents() []component {
+	procs := s.clusterProcs()
+	var cs []component
+	for i, p := range procs {
+		p := p
+		c := component{
+			name: p.name(), bin: p.product, port: standardPort[p.product], host: p.node.Address,
+			markerPath: s.procConfigDir(p), logFile: s.procLog(p),
+			group: p.product + " servers", starting: "starting",
+			start: func(s *Stack, ctx context.Context) error { return s.startProc(p) },
+			role:  func(s *Stack, ctx context.Context) (string, error) { return s.procStatus(ctx, p) },
+			// SIGINT: servers leave no Raft group (Consul's
+			// skip_leave_on_interrupt, Nomad's leave_on_interrupt off): the
+			// whole cluster goes, and servers leaving one after another
+			// would wait on a lost quorum at the end.
+			stop: func(s *Stack) error {
+				return stopProcessWith(s.state.PIDs[p.name()], s.procConfigDir(p), 15*time.Second, syscall.SIGINT)
+			},
+		}
+		if !p.node.Server {
+			c.group = p.product + " clients"
+		}
+		if i == 0 {
+			c.start = func(s *Stack, ctx context.Context) error {
+				if err := s.renderCluster(); err != nil {
+					return err
+				}
+				return s.startProc(p)
+			}
+		}
+		switch {
+		case p.product == Consul:
+			c.ready = func(s *Stack, ctx context.Context) error { return s.procConsulLeader(ctx, p.node) }
+		case p.product == Vault:
+			c.group = "vault (raft)"
+			c.ready = func(s *Stack, ctx context.Context) error { return s.unsealNode(ctx, p.node) }
+			if procs[i-1].product != Vault {
+				c.beforeReady = func(s *Stack, ctx context.Context) error { return s.clusterVaultInit(ctx) }
+				c.afterReady = func(s *Stack, ctx context.Context) error { return s.wait(ctx, Vault, s.vaultReady) }
+			}
+		case p.node.Server:
+			c.ready = func(s *Stack, ctx context.Context) error { return s.procNomadLeader(ctx, p.node) }
+			if !procs[i+1].node.Server {
+				c.afterReady = func(s *Stack, ctx context.Context) error { return s.wait(ctx, "nomad keyring", s.nomadServerReady) }
+			}
+		default:
+			c.starting = "starting (raw_exec)"
+			c.ready = func(s *Stack, ctx context.Context) error { return s.nomadNodeReady(ctx, p.node) }
+			root := s.nodeRoot(p.node)
+			// Nomad leaves its tasks running when the agent stops, by
+			// design; the dev stack owns them, so they go too.
+			c.afterStop = func(s *Stack) error {
+				if err := stopAll(processesUnder(root)); err != nil {
+					return fmt.Errorf("%s tasks: %w", p.node.Name, err)
+				}
+				if os.Geteuid() == 0 {
+					if err := unmountUnder(root); err != nil {
+						return fmt.Errorf("%s task mounts: %w", p.node.Name, err)
+					}
+				}
+				return nil
+			}
+			if i == len(procs)-1 {
+				c.afterReady = func(s *Stack, ctx context.Context) error { return s.wait(ctx, "cluster", s.clusterReady) }
+			}
+		}
+		cs = append(cs, c)
+	}
+	return cs
 }

@@ -83,6 +83,7 @@ func WriteClusterSecrets(dir string, nodes []Node) (ClusterSecrets, error) {
 		}
 		res.Issued = append(res.Issued, n.Name)
 	}
+	// #nosec G306 -- addresses and certificate paths only, no tokens or keys: a file to `source`.
 	return res, os.WriteFile(res.EnvFile, []byte(ClusterEnv(dir, nodes)), 0o644)
 }
 
@@ -116,8 +117,8 @@ func CheckClusterNodes(nodes []Node) error {
 // pki issues into work.
 func loadOrCreateCA(dir, work string) (*pki, error) {
 	certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
-	certPEM, cerr := os.ReadFile(certFile)
-	keyPEM, kerr := os.ReadFile(keyFile)
+	certPEM, cerr := os.ReadFile(certFile) // #nosec G304 -- the CA in the directory the operator gave `dev certs`
+	keyPEM, kerr := os.ReadFile(keyFile)   // #nosec G304 -- as above
 	if cerr == nil && kerr == nil {
 		cb, _ := pem.Decode(certPEM)
 		kb, _ := pem.Decode(keyPEM)
@@ -164,7 +165,7 @@ func writeCAKey(path string, key *ecdsa.PrivateKey) error {
 
 // keepKey returns the gossip key in path, making one when there is none.
 func keepKey(path string) (string, error) {
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := os.ReadFile(path); err == nil { // #nosec G304 -- the key file in the directory the operator gave `dev certs`
 		return strings.TrimSpace(string(b)), nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", err
@@ -205,6 +206,7 @@ func issueClusterNode(p *pki, n Node, nd, gossip, nomadGossip string) error {
 	if err != nil {
 		return err
 	}
+	// #nosec G306 G703 -- the CA certificate is public; tmp is the node's staging directory hstack made.
 	if err := os.WriteFile(filepath.Join(tmp, "tls", "ca.pem"), ca, 0o644); err != nil {
 		return err
 	}

@@ -32,18 +32,6 @@ import (
 	"github.com/hstack-dev/hstack/pkg/tools"
 )
 
-// Component names, in start order.
-const (
-	Postgres = "postgres"
-	Consul   = "consul"
-	Vault    = "vault"
-	Nomad    = "nomad" // the server agent
-	// NomadClient is the client agent that runs the tasks.
-	NomadClient = "nomad-client"
-)
-
-var components = []string{Postgres, Consul, Vault, Nomad, NomadClient}
-
 // Options configure Up.
 type Options struct {
 	// Dir holds configs, data, logs, the state file and dev.env.
@@ -151,7 +139,7 @@ func Open(dir string) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(abs, stateFile))
+	b, err := os.ReadFile(filepath.Join(abs, stateFile)) // #nosec G304 -- the state file of the stack directory the developer named
 	if err != nil {
 		return nil, fmt.Errorf("no dev stack in %s: %w", abs, err)
 	}
@@ -182,29 +170,11 @@ func (s *Stack) logf(format string, args ...any) {
 	fmt.Fprintf(s.out, format+"\n", args...)
 }
 
-// markers identify a component's process in /proc/<pid>/cmdline, so a
-// recycled pid is never taken for ours.
-func (s *Stack) marker(component string) string {
-	if p, ok := s.clusterProc(component); ok {
-		return s.procConfigDir(p)
-	}
-	switch component {
-	case Postgres:
-		return filepath.Join(s.pgDir(), "data")
-	default:
-		return s.path(component + ".hcl")
-	}
-}
-
 // Running reports, per component, whether its recorded process is alive.
 func (s *Stack) Running() map[string]bool {
 	r := map[string]bool{}
-	for _, c := range s.componentNames() {
-		pid := s.state.PIDs[c]
-		if c == Postgres {
-			pid = s.pgPID()
-		}
-		r[c] = processAlive(pid, s.marker(c))
+	for _, c := range s.stackComponents() {
+		r[c.name] = processAlive(s.pid(c), s.marker(c.name))
 	}
 	return r
 }
@@ -235,7 +205,7 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 			any = any || r
 		}
 		if all && (prev.state.Secure != opts.Secure || prev.shape() != shapeOf(opts)) {
-			prev.logf("dev stack in %s is running as %s; restarting it as %s", dir, prev.shape(), shapeOf(opts))
+			prev.logf("dev stack in %s is running as %s (secure=%v); restarting it as %s (secure=%v)", dir, prev.shape(), prev.state.Secure, shapeOf(opts), opts.Secure)
 			if err := prev.Down(ctx); err != nil {
 				return nil, err
 			}
@@ -267,41 +237,10 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 	if len(s.roles) == 0 {
 		s.roles = []string{"pingapp"}
 	}
-	start := s.start
 	if opts.Cluster {
-		if opts.Secure {
-			return nil, errors.New("--cluster with --secure is not supported yet: the cluster runs the scripts' dev mode")
-		}
-		clients := opts.Clients
-		if clients == 0 {
-			clients = 2
-		}
-		if clients < 2 {
-			return nil, fmt.Errorf("--clients %d: a cluster needs at least 2 client nodes", clients)
-		}
-		nodes, err := ClusterNodes(3, clients)
-		if err != nil {
+		if err := s.planCluster(opts); err != nil {
 			return nil, err
 		}
-		// The products' standard ports, on each node's own address; the
-		// Postgres on 127.0.0.1 takes a free port, leaving 5432 to a
-		// single-node stack.
-		if err := checkClusterPortsFree(nodes); err != nil {
-			return nil, err
-		}
-		pg := s.Ports.Postgres
-		if opts.Ports == nil {
-			free, err := FreePorts()
-			if err != nil {
-				return nil, err
-			}
-			pg = free.Postgres
-		}
-		s.Ports = StandardPorts()
-		s.Ports.Postgres = pg
-		s.state.Cluster = &ClusterSpec{Servers: 3, Clients: clients, Nodes: nodes}
-		s.vaultRaft = true
-		start = s.startCluster
 	} else if err := s.Ports.checkFree(); err != nil {
 		// Ports first: a refusal must leave the directory untouched.
 		return nil, err
@@ -309,7 +248,7 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 	if err := s.prepare(); err != nil {
 		return nil, err
 	}
-	if err := start(ctx); err != nil {
+	if err := s.start(ctx); err != nil {
 		s.logf("start failed; stopping what was started")
 		if derr := s.Down(context.Background()); derr != nil {
 			s.logf("stopping: %v", derr)
@@ -317,19 +256,6 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// componentNames are the stack's processes: the single node's components,
-// or Postgres and every agent of every cluster node.
-func (s *Stack) componentNames() []string {
-	if s.state.Cluster == nil {
-		return components
-	}
-	names := []string{Postgres}
-	for _, p := range s.clusterProcs() {
-		names = append(names, p.name())
-	}
-	return names
 }
 
 func describe(running map[string]bool) string {
@@ -354,12 +280,15 @@ func describe(running map[string]bool) string {
 // when its password is known.
 func (s *Stack) prepare() error {
 	s.state.Bins = map[string]string{}
-	for _, name := range []string{Nomad, Consul, Vault} {
-		p, err := tools.Find(name)
+	for _, c := range daemons() {
+		if _, ok := s.state.Bins[c.bin]; ok {
+			continue
+		}
+		p, err := tools.Find(c.bin)
 		if err != nil {
 			return err
 		}
-		s.state.Bins[name] = p
+		s.state.Bins[c.bin] = p
 	}
 	pg, err := tools.FindPostgres()
 	if err != nil {
@@ -368,12 +297,13 @@ func (s *Stack) prepare() error {
 	s.pgBinDir, s.state.PGBinDir = pg, pg
 	s.state.Roles = s.roles
 
+	// #nosec G301 -- Postgres, run as its own user when we are root, writes its log here.
 	if err := os.MkdirAll(s.path("logs"), 0o755); err != nil {
 		return err
 	}
 	// Postgres runs as another user when we are root and must reach its
 	// data directory through this one.
-	if err := os.Chmod(s.Dir, 0o755); err != nil {
+	if err := os.Chmod(s.Dir, 0o755); err != nil { // #nosec G302 -- as said above; what is secret below it is 0600/0700
 		return err
 	}
 	prev, err := Open(s.Dir)
@@ -389,26 +319,16 @@ func (s *Stack) prepare() error {
 			return err
 		}
 	}
-	if os.Geteuid() == 0 {
-		if err := unmountUnder(s.path("nodes")); err != nil {
-			return err
-		}
+	if err := s.resetClusterDirs(); err != nil {
+		return err
 	}
-	for _, d := range []string{Nomad, NomadClient, Consul, Vault, "nodes", "cluster-extra", "provision"} {
-		if err := os.RemoveAll(s.path(d)); err != nil {
+	for _, c := range daemons() {
+		if err := os.RemoveAll(s.path(c.name)); err != nil {
 			return err
 		}
 	}
 	if s.state.Cluster == nil {
-		if err := os.MkdirAll(s.path(Vault, "raft"), 0o700); err != nil {
-			return err
-		}
-		for _, d := range []string{Nomad, NomadClient} {
-			if err := os.MkdirAll(s.path(d, "data"), 0o755); err != nil {
-				return err
-			}
-		}
-		if err := os.MkdirAll(s.path("consul"), 0o755); err != nil {
+		if err := s.makeSingleNodeDirs(); err != nil {
 			return err
 		}
 	}
@@ -426,6 +346,22 @@ func (s *Stack) prepare() error {
 	return s.saveState()
 }
 
+func (s *Stack) makeSingleNodeDirs() error {
+	if err := os.MkdirAll(s.path(Vault, "raft"), 0o700); err != nil {
+		return err
+	}
+	// The server's data holds the Raft log and the Variables keyring.
+	if err := os.MkdirAll(s.path(Nomad, "data"), 0o700); err != nil {
+		return err
+	}
+	// #nosec G301 -- tasks that run as another user reach their allocation
+	// directories through the client's; Nomad sets the modes inside (secrets/ 0700).
+	if err := os.MkdirAll(s.path(NomadClient, "data"), 0o755); err != nil {
+		return err
+	}
+	return os.MkdirAll(s.path(Consul), 0o700)
+}
+
 func randomSecret() string {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
@@ -434,98 +370,10 @@ func randomSecret() string {
 	return hex.EncodeToString(b)
 }
 
-// startPostgres is the first step of every stack: Postgres up, and the
-// user Vault will administer it as.
-func (s *Stack) startPostgres(ctx context.Context) error {
-	s.logf("postgres: initialising and starting on %s", loopback(s.Ports.Postgres))
-	if err := s.pg().Init(); err != nil {
-		return err
-	}
-	if err := s.pg().Start(); err != nil {
-		return err
-	}
-	s.state.PIDs[Postgres] = s.pgPID()
-	if err := s.saveState(); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Postgres, s.pgReady); err != nil {
-		return err
-	}
-	if err := s.resetVaultAdmin(ctx); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	return nil
-}
-
 func (s *Stack) start(ctx context.Context) error {
-	if err := s.startPostgres(ctx); err != nil {
+	if err := s.startComponents(ctx, s.stackComponents()); err != nil {
 		return err
 	}
-
-	s.logf("consul: starting dev agent on %s", loopback(s.Ports.ConsulHTTP))
-	if err := writeHCL(s.path("consul.hcl"), s.consulConfig()); err != nil {
-		return err
-	}
-	if err := s.startDaemon(Consul, "agent", "-dev", "-config-file", s.path("consul.hcl")); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Consul, s.consulReady); err != nil {
-		return err
-	}
-
-	s.logf("vault: starting on %s", loopback(s.Ports.VaultAPI))
-	if err := writeHCL(s.path("vault.hcl"), s.vaultConfig()); err != nil {
-		return err
-	}
-	if err := s.startDaemon(Vault, "server", "-config", s.path("vault.hcl")); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Vault, s.vaultListening); err != nil {
-		return err
-	}
-	if err := s.vaultInit(ctx); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Vault, s.vaultReady); err != nil {
-		return err
-	}
-	if s.state.Secure {
-		if err := s.secureVaultAndConsul(ctx); err != nil {
-			return err
-		}
-	}
-
-	s.logf("nomad: starting server on %s", loopback(s.Ports.NomadHTTP))
-	if err := writeHCL(s.path("nomad.hcl"), s.nomadServerConfig()); err != nil {
-		return err
-	}
-	if err := s.startDaemon(Nomad, "agent", "-config", s.path("nomad.hcl")); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, Nomad, s.nomadServerReady); err != nil {
-		return err
-	}
-	if s.state.Secure {
-		if err := s.secureNomad(ctx); err != nil {
-			return err
-		}
-	}
-	s.logf("nomad: starting client (raw_exec) on %s", loopback(s.Ports.NomadClient))
-	if err := writeHCL(s.path(NomadClient+".hcl"), s.nomadClientConfig()); err != nil {
-		return err
-	}
-	if err := s.startDaemon(NomadClient, "agent", "-config", s.path(NomadClient+".hcl")); err != nil {
-		return err
-	}
-	if err := s.wait(ctx, NomadClient, s.nomadReady); err != nil {
-		return err
-	}
-	return s.finishStart(ctx)
-}
-
-// finishStart is the last step of every stack: Vault wired to Nomad and
-// Postgres, and dev.env written.
-func (s *Stack) finishStart(ctx context.Context) error {
 	s.logf("vault: trusting Nomad workload identities, database secrets engine for roles %s", strings.Join(s.roles, ", "))
 	if err := s.wait(ctx, "vault wiring", s.vaultWire); err != nil {
 		return err
@@ -537,20 +385,16 @@ func (s *Stack) finishStart(ctx context.Context) error {
 	return nil
 }
 
-func (s *Stack) startDaemon(component string, args ...string) error {
-	bin := s.state.Bins[component]
-	if component == NomadClient {
-		bin = s.state.Bins[Nomad]
-	}
-	dir := s.path(component)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func (s *Stack) startDaemon(c component, args ...string) error {
+	dir := s.path(c.name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	pid, err := startDaemon(dir, s.path("logs", component+".log"), nil, bin, args...)
+	pid, err := startDaemon(dir, s.logPath(c.name), nil, s.state.Bins[c.bin], args...)
 	if err != nil {
 		return err
 	}
-	s.state.PIDs[component] = pid
+	s.state.PIDs[c.name] = pid
 	return s.saveState()
 }
 
@@ -585,35 +429,9 @@ func (s *Stack) wait(ctx context.Context, component string, check func(context.C
 	return nil
 }
 
-func (s *Stack) logPath(component string) string {
-	if p, ok := s.clusterProc(component); ok {
-		return s.procLog(p)
-	}
-	switch component {
-	case Postgres, Consul, Vault, Nomad, NomadClient:
-		return s.path("logs", component+".log")
-	}
-	return s.path("logs")
-}
-
 func (s *Stack) waitHealthy(ctx context.Context) error {
-	if s.state.Cluster != nil {
-		if err := s.wait(ctx, Postgres, s.pgReady); err != nil {
-			return err
-		}
-		for _, p := range s.clusterProcs() {
-			p := p
-			if err := s.wait(ctx, p.name(), func(ctx context.Context) error { _, err := s.procStatus(ctx, p); return err }); err != nil {
-				return err
-			}
-		}
-		return s.wait(ctx, "cluster", s.clusterReady)
-	}
-	for _, c := range []struct {
-		name  string
-		check func(context.Context) error
-	}{{Postgres, s.pgReady}, {Consul, s.consulReady}, {Vault, s.vaultReady}, {Nomad, s.nomadServerReady}, {NomadClient, s.nomadReady}} {
-		if err := s.wait(ctx, c.name, c.check); err != nil {
+	for _, c := range s.stackComponents() {
+		if err := s.wait(ctx, c.name, func(ctx context.Context) error { return c.ready(s, ctx) }); err != nil {
 			return err
 		}
 	}
@@ -638,25 +456,6 @@ func (s *Stack) apiHostPort(port int) string {
 		return fmt.Sprintf("%s:%d", s.state.Cluster.Nodes[0].Address, port)
 	}
 	return loopback(port)
-}
-
-// shape names what a stack is, for the restart message.
-func (s *Stack) shape() string {
-	if s.state.Cluster != nil {
-		return fmt.Sprintf("a cluster of %d servers and %d clients", s.state.Cluster.Servers, s.state.Cluster.Clients)
-	}
-	return "a single node"
-}
-
-func shapeOf(o Options) string {
-	if o.Cluster {
-		c := o.Clients
-		if c == 0 {
-			c = 2
-		}
-		return fmt.Sprintf("a cluster of %d servers and %d clients", 3, c)
-	}
-	return "a single node"
 }
 
 func (s *Stack) scheme() string {
@@ -945,54 +744,27 @@ type ComponentStatus struct {
 	Address string `json:"address"`
 	Detail  string `json:"detail,omitempty"`
 	Log     string `json:"log"`
-	// Node and Role are a cluster agent's node and its part there:
-	// leader or follower (Consul, Nomad servers), active or standby
-	// (Vault), client.
-	Node string `json:"node,omitempty"`
+	// Role is a cluster agent's part: leader or follower (Consul, Nomad
+	// servers), active or standby (Vault), client.
 	Role string `json:"role,omitempty"`
-}
-
-func (s *Stack) pgStatus(ctx context.Context) ComponentStatus {
-	st := ComponentStatus{Name: Postgres, Address: loopback(s.Ports.Postgres), Log: s.logPath(Postgres)}
-	st.PID = s.pgPID()
-	st.Running = processAlive(st.PID, s.marker(Postgres))
-	if !st.Running {
-		st.PID, st.Detail = 0, "not running"
-		return st
-	}
-	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := s.pgReady(cctx); err != nil {
-		st.Detail = err.Error()
-	} else {
-		st.Healthy = true
-	}
-	return st
 }
 
 // Status checks each component's process and health.
 func (s *Stack) Status(ctx context.Context) []ComponentStatus {
-	if s.state.Cluster != nil {
-		return s.clusterStatus(ctx)
-	}
 	running := s.Running()
-	checks := map[string]func(context.Context) error{
-		Postgres: s.pgReady, Consul: s.consulReady, Vault: s.vaultReady, Nomad: s.nomadServerReady, NomadClient: s.nomadReady,
-	}
-	addrs := map[string]string{
-		Postgres: loopback(s.Ports.Postgres), Consul: s.scheme() + "://" + s.ConsulAddr(),
-		Vault: s.VaultAddr(), Nomad: s.NomadAddr(), NomadClient: s.scheme() + "://" + loopback(s.Ports.NomadClient),
-	}
 	var out []ComponentStatus
-	for _, c := range components {
-		st := ComponentStatus{Name: c, Running: running[c], Address: addrs[c], Log: s.logPath(c)}
-		if running[c] {
-			st.PID = s.state.PIDs[c]
-			if c == Postgres {
-				st.PID = s.pgPID()
-			}
+	for _, c := range s.stackComponents() {
+		st := ComponentStatus{Name: c.name, Running: running[c.name], Address: s.address(c), Log: s.logPath(c.name)}
+		if running[c.name] {
+			st.PID = s.pid(c)
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			if err := checks[c](cctx); err != nil {
+			var err error
+			if c.role != nil {
+				st.Role, err = c.role(s, cctx)
+			} else {
+				err = c.ready(s, cctx)
+			}
+			if err != nil {
 				st.Detail = err.Error()
 			} else {
 				st.Healthy = true
@@ -1011,36 +783,9 @@ func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 // Postgres data in the stack directory; a private one (as root) goes.
 func (s *Stack) Down(ctx context.Context) error {
 	var errs []error
-	if s.state.Cluster != nil {
-		errs = append(errs, s.downCluster()...)
-	}
-	if err := stopProcess(s.state.PIDs[NomadClient], s.marker(NomadClient), 15*time.Second); err != nil {
-		errs = append(errs, fmt.Errorf("nomad client: %w", err))
-	}
-	// Nomad leaves its tasks (and their executors) running when the agent
-	// stops, by design; the dev stack owns them, so they go too.
-	if err := stopAll(processesUnder(s.path(NomadClient))); err != nil {
-		errs = append(errs, fmt.Errorf("nomad tasks: %w", err))
-	}
-	if err := stopProcess(s.state.PIDs[Nomad], s.marker(Nomad), 15*time.Second); err != nil {
-		errs = append(errs, fmt.Errorf("nomad: %w", err))
-	}
-	if os.Geteuid() == 0 {
-		if err := unmountUnder(s.path(NomadClient)); err != nil {
-			errs = append(errs, fmt.Errorf("nomad task mounts: %w", err))
-		}
-	}
-	for _, c := range []string{Vault, Consul} {
-		if err := stopProcess(s.state.PIDs[c], s.marker(c), 10*time.Second); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c, err))
-		}
-	}
-	if s.pgBinDir != "" {
-		if err := s.pg().Stop(); err != nil {
-			errs = append(errs, err)
-		} else if err := s.removePGData(); err != nil {
-			errs = append(errs, err)
-		}
+	cs := s.stackComponents()
+	for i := len(cs) - 1; i >= 0; i-- {
+		errs = append(errs, s.stopComponent(cs[i])...)
 	}
 	if len(errs) == 0 {
 		s.state.PIDs = map[string]int{}
@@ -1078,13 +823,10 @@ func (s *Stack) Processes() []int {
 			pids = append(pids, p)
 		}
 	}
-	for c, alive := range s.Running() {
-		if alive {
-			if c == Postgres {
-				add(s.pgPID())
-			} else {
-				add(s.state.PIDs[c])
-			}
+	running := s.Running()
+	for _, c := range s.stackComponents() {
+		if running[c.name] {
+			add(s.pid(c))
 		}
 	}
 	for _, p := range processesUnder(s.Dir) {

@@ -59,7 +59,7 @@ func FreePorts() (Ports, error) {
 	var held []net.Listener
 	defer func() {
 		for _, l := range held {
-			l.Close()
+			_ = l.Close() // held only to keep the ports distinct; closing frees them
 		}
 	}()
 	for _, np := range p.all() {
@@ -93,14 +93,14 @@ func (p Ports) checkFree() error {
 		if err != nil {
 			return &PortInUseError{Name: np.name, Port: *np.port}
 		}
-		l.Close()
+		_ = l.Close() // a probe: the port was free, which is all it asks
 	}
 	for _, np := range []namedPort{{"consul dns", &p.ConsulDNS}, {"consul serf_lan", &p.ConsulSerfLAN}, {"consul serf_wan", &p.ConsulSerfWAN}, {"nomad serf", &p.NomadSerf}} {
 		c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*np.port)))
 		if err != nil {
 			return &PortInUseError{Name: np.name + " (udp)", Port: *np.port}
 		}
-		c.Close()
+		_ = c.Close() // a probe, as above
 	}
 	return nil
 }

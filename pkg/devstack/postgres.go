@@ -113,7 +113,7 @@ func (s *Stack) removePGData() error {
 		if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		if err := os.WriteFile(link, b, 0o644); err != nil {
+		if err := os.WriteFile(link, b, 0o600); err != nil { // #nosec G703 -- link is logs/postgres.log of this stack
 			return err
 		}
 	}

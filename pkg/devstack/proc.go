@@ -21,12 +21,12 @@ import (
 // outlives the hstack command that started it and a Ctrl-C in the developer's
 // terminal does not reach it.
 func startDaemon(dir, logPath string, env []string, name string, args ...string) (int, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) // #nosec G304 -- the stack's logs/<component>.log
 	if err != nil {
 		return 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(name, args...) // #nosec G204 -- the pinned agent binary pkg/tools found, with arguments hstack builds
 	cmd.Dir = dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf

@@ -51,7 +51,7 @@ var invocation = regexp.MustCompile(`(?:^|[\s("'=;|&` + "`" + `])(?:\$hstack|\$\
 // (fenced blocks and inline spans) counts; in shell scripts and the
 // Makefile every line but a comment; in YAML every line.
 func Find(path string) ([]Line, error) {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) // #nosec G304 -- a repository file the doc check lists
 	if err != nil {
 		return nil, err
 	}

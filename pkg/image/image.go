@@ -182,7 +182,7 @@ func BuildArgs(template string, vars map[string]string, only []string) []string 
 }
 
 func runPacker(ctx context.Context, o Options, args []string, line func(string)) (int, error) {
-	cmd := exec.CommandContext(ctx, o.Packer, args...)
+	cmd := exec.CommandContext(ctx, o.Packer, args...) // #nosec G204 -- running Packer is this package's job; o.Packer is the pinned one pkg/tools found
 	cmd.Dir = o.Dir
 	// Packer asks checkpoint.hashicorp.com for news unless told not to.
 	cmd.Env = append(append(os.Environ(), "CHECKPOINT_DISABLE=1", "PACKER_NO_COLOR=1"), o.Env...)
@@ -203,7 +203,7 @@ func runPacker(ctx context.Context, o Options, args []string, line func(string))
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	err := cmd.Wait()
-	pw.Close()
+	_ = pw.Close() // io.PipeWriter.Close always returns nil; it ends the reader's loop
 	wg.Wait()
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
@@ -282,7 +282,7 @@ func (t *tracker) failure() *BuildError {
 // ReadManifest returns the artifacts of the last run recorded in a Packer
 // manifest (the post-processor appends one entry per build per run).
 func ReadManifest(path string) ([]Artifact, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the manifest the Packer run just wrote where it was told to
 	if err != nil {
 		return nil, fmt.Errorf("packer manifest: %w (does the template have a manifest post-processor writing to var.manifest?)", err)
 	}
@@ -336,7 +336,7 @@ func MergeVars(current []byte, key, value string) ([]byte, error) {
 // WriteVars merges key = value into the .tfvars.json file at path,
 // atomically, creating it (and its directory) when missing.
 func WriteVars(path, key, value string) error {
-	cur, err := os.ReadFile(path)
+	cur, err := os.ReadFile(path) // #nosec G304 -- the env's tfvars file in the project (VarsFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -344,11 +344,13 @@ func WriteVars(path, key, value string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	// #nosec G301 G306 -- AMI ids, committed to the repository with the
+	// env's Terraform: public, like the rest of the working tree.
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+	if err := os.WriteFile(tmp, out, 0o644); err != nil { // #nosec G306 -- as above
 		return err
 	}
 	return os.Rename(tmp, path)

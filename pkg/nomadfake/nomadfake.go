@@ -134,9 +134,18 @@ func (f *Fake) Requests() []string {
 }
 
 // RoundTrip implements http.RoundTripper.
+// As net/http's transport does, a request whose context is done fails
+// with the context's error, also when it ends a blocking query: a caller
+// that is cancelled must see it, not an answer with nothing new.
 func (f *Fake) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
 	rec := httptest.NewRecorder()
 	f.serve(rec, r)
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
 	resp := rec.Result()
 	resp.Request = r
 	return resp, nil

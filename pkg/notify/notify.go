@@ -214,7 +214,7 @@ func (n *Notifier) post(ctx context.Context, u string, body []byte, timeout time
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 	// Drain a little more so the connection can be reused.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // only so the connection can be reused; the status decides
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}

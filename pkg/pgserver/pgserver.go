@@ -47,10 +47,12 @@ func (s *Server) command(bin string, args ...string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	full := filepath.Join(s.BinDir, bin)
+	// #nosec G204 -- bin is one of PostgreSQL's own programs (initdb, pg_ctl) in the
+	// directory pkg/tools found; the arguments are built here, not taken from input.
 	if u == nil {
 		return exec.Command(full, args...), nil
 	}
-	return exec.Command("runuser", append([]string{"-u", "postgres", "--", full}, args...)...), nil
+	return exec.Command("runuser", append([]string{"-u", "postgres", "--", full}, args...)...), nil // #nosec G204 -- as above
 }
 
 func chownToPostgres(paths ...string) error {
@@ -141,11 +143,13 @@ func (s *Server) options() string {
 
 // Start starts the server and waits until it accepts connections.
 func (s *Server) Start() error {
-	f, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
 	if err := chownToPostgres(s.LogPath); err != nil {
 		return err
 	}
@@ -171,7 +175,7 @@ func (s *Server) PID() int {
 	if pid <= 0 {
 		return 0
 	}
-	if err := exec.Command("kill", "-0", strconv.Itoa(pid)).Run(); err != nil {
+	if err := exec.Command("kill", "-0", strconv.Itoa(pid)).Run(); err != nil { // #nosec G204 -- a number from the server's own postmaster.pid
 		return 0
 	}
 	return pid

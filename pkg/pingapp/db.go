@@ -113,7 +113,7 @@ func OpenDB(ctx context.Context, cfg DBConfig) (*DB, error) {
 }
 
 func readDSN(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the credentials file the job's template renders (DBConfig.File)
 	if err != nil {
 		return "", fmt.Errorf("read database credentials: %w", err)
 	}
@@ -243,13 +243,12 @@ func (d *DB) Watch() error {
 		return fmt.Errorf("watch database credentials: %w", err)
 	}
 	if err := w.Add(filepath.Dir(d.cfg.File)); err != nil {
-		w.Close()
-		return fmt.Errorf("watch database credentials: %w", err)
+		return fmt.Errorf("watch database credentials: %w", errors.Join(err, w.Close()))
 	}
 	d.mu.Lock()
 	if d.closed || d.stopWatch != nil {
 		d.mu.Unlock()
-		w.Close()
+		_ = w.Close() // an unused watcher: what to report is why it is not used, below
 		if d.closed {
 			return ErrClosed
 		}

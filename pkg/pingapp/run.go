@@ -84,7 +84,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		for {
 			select {
 			case <-hup:
-				db.Reload(context.WithoutCancel(ctx)) // logs its outcome
+				_, _ = db.Reload(context.WithoutCancel(ctx)) // logs its outcome; a failed reload keeps the old pool
 			case <-served:
 				return
 			}

@@ -187,8 +187,7 @@ func shutdown(srv *http.Server, conns *connTracker, timeout time.Duration) error
 		select {
 		case err := <-done:
 			if err != nil {
-				srv.Close()
-				return fmt.Errorf("shutdown: requests still running after %s: %w", timeout, err)
+				return fmt.Errorf("shutdown: requests still running after %s: %w", timeout, errors.Join(err, srv.Close()))
 			}
 			return nil
 		case <-tick.C:
@@ -307,5 +306,5 @@ func text(w http.ResponseWriter, code int, msg string) {
 	// Health answers go stale at once; no proxy should serve them from cache.
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	io.WriteString(w, msg+"\n")
+	_, _ = io.WriteString(w, msg+"\n") // the status line is sent; a client gone by now is nobody to tell
 }

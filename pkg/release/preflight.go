@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 
@@ -10,6 +11,8 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/hstack-dev/hstack/pkg/clients"
+	"github.com/hstack-dev/hstack/pkg/rollout"
 	"github.com/hstack-dev/hstack/pkg/vaultdb"
 	"github.com/hstack-dev/hstack/pkg/workloadid"
 )
@@ -32,7 +35,27 @@ type Preflight struct {
 	HTTP       *http.Client
 	// Note receives what could not be checked (nil: dropped).
 	Note func(format string, args ...any)
+
+	// Jobs are the jobs the release registers. The tokens are proven to
+	// be allowed what releasing them takes, with requests that change
+	// nothing: a plan per job (submit-job), a read of its release record
+	// (the Variables rule), and, with KVPrefix, a Consul check-and-set
+	// that cannot succeed (Consul checks key_prefix write before the
+	// index). A refusal is a problem naming the capability and the policy
+	// that grants it, so nothing is registered with a token that would
+	// fail halfway.
+	Jobs     []*nomadapi.Job
+	KVPrefix string
+	// NomadToken and ConsulToken say whether a token was given at all,
+	// which the message of a refusal tells apart.
+	NomadToken, ConsulToken bool
 }
+
+// The policies in policies/ that grant what a release needs.
+const (
+	nomadDeployerPolicy = "policies/nomad/deployer.hcl"
+	consulHstackPolicy  = "policies/consul/hstack.hcl"
+)
 
 // Problem is one preflight failure.
 type Problem struct {
@@ -57,15 +80,26 @@ func (p Preflight) Run(ctx context.Context) []Problem {
 		out = append(out, Problem{Service: service, Check: check, Detail: detail})
 		return false
 	}
-	if _, _, err := p.Nomad.Jobs().PrefixList(""); err != nil {
-		add("nomad", "reachable", err, "is Nomad running at "+p.Nomad.Address()+", and may NOMAD_TOKEN list jobs? (NOMAD_ADDR, --nomad-addr)")
+	_, _, err := p.Nomad.Jobs().PrefixList("")
+	switch {
+	case err == nil:
+		p.nomadACL(ctx, add)
+	case clients.Classify(err) == clients.Denied:
+		add("nomad", "acl: list-jobs", p.denied("Nomad", "NOMAD_TOKEN", p.NomadToken, "list the jobs: it needs capability list-jobs", nomadDeployerPolicy, err), "")
+	default:
+		add("nomad", "reachable", err, "is Nomad running at "+p.Nomad.Address()+"? (NOMAD_ADDR, --nomad-addr)")
 	}
 	if p.Consul != nil {
 		leader, err := p.Consul.Status().Leader()
 		if err == nil && leader == "" {
 			err = fmt.Errorf("no leader")
 		}
-		add("consul", "reachable", err, "is Consul running? (CONSUL_HTTP_ADDR, --consul-addr)")
+		if add("consul", "reachable", err, "is Consul running? (CONSUL_HTTP_ADDR, --consul-addr)") && p.KVPrefix != "" {
+			_, _, err := p.Consul.KV().CAS(&consulapi.KVPair{Key: p.KVPrefix + ".hstack-acl-check", ModifyIndex: math.MaxUint64}, (&consulapi.WriteOptions{}).WithContext(ctx))
+			if clients.Classify(err) == clients.Denied {
+				add("consul", "acl: key_prefix write", p.denied("Consul", "CONSUL_HTTP_TOKEN", p.ConsulToken, fmt.Sprintf("write the stack's configuration: it needs key_prefix %q policy = \"write\"", p.KVPrefix), consulHstackPolicy, err), "")
+			}
+		}
 	}
 	if p.Vault != nil {
 		p.vault(ctx, add)
@@ -74,6 +108,42 @@ func (p Preflight) Run(ctx context.Context) []Problem {
 		add("prometheus", "ready", p.prometheusReady(ctx), "the rollout runs analyses: is the monitoring job running, or is --prometheus-addr right?")
 	}
 	return out
+}
+
+// nomadACL proves the Nomad token may release each job. Other failures
+// of these probes are left to the release itself, which reports them
+// with their context (a plan Nomad rejects is bad input).
+func (p Preflight) nomadACL(ctx context.Context, add func(service, check string, err error, fix string) bool) {
+	for _, j := range p.Jobs {
+		ns := "default"
+		if j.Namespace != nil && *j.Namespace != "" {
+			ns = *j.Namespace
+		}
+		name := ""
+		if j.ID != nil {
+			name = *j.ID
+		}
+		if _, _, err := p.Nomad.Jobs().Plan(j, false, (&nomadapi.WriteOptions{}).WithContext(ctx)); clients.Classify(err) == clients.Denied {
+			add("nomad", "acl: submit-job", p.denied("Nomad", "NOMAD_TOKEN", p.NomadToken, fmt.Sprintf("plan and submit job %s: it needs capability submit-job in namespace %q", name, ns), nomadDeployerPolicy, err), "")
+			return // the same token and rule refuse the rest
+		}
+		v := rollout.ReleasesVariable(name)
+		if _, _, err := p.Nomad.Variables().Peek(v, (&nomadapi.QueryOptions{}).WithContext(ctx)); clients.Classify(err) == clients.Denied {
+			add("nomad", "acl: variables", p.denied("Nomad", "NOMAD_TOKEN", p.NomadToken, fmt.Sprintf("read and write the release record %s: it needs variables path \"hstack/releases/*\" capabilities write, read in namespace %q", v, ns), nomadDeployerPolicy, err), "")
+			return
+		}
+	}
+}
+
+// denied is the error for a refused token: which product, what the
+// operation needs, which policy grants it, and whether a token was given
+// at all.
+func (p Preflight) denied(product, tokenVar string, given bool, need, policy string, err error) error {
+	who := "the token in " + tokenVar
+	if !given {
+		who = "no token (" + tokenVar + " is not set, and " + product + "'s ACLs deny anonymous requests)"
+	}
+	return fmt.Errorf("%s refused %s to %s (granted by %s): %w", product, who, need, policy, err)
 }
 
 func (p Preflight) vault(ctx context.Context, add func(service, check string, err error, fix string) bool) {
@@ -106,7 +176,15 @@ func (p Preflight) vault(ctx context.Context, add func(service, check string, er
 	}
 	for _, s := range p.Specs {
 		for _, r := range vaultdb.Check(ctx, p.Vault, s) {
-			if !r.OK {
+			switch {
+			case !r.OK && r.Denied:
+				// Least privilege: a deploying token need not issue
+				// credentials (tasks get theirs through their own
+				// identity), so what it may not read is not checked.
+				if p.Note != nil {
+					p.Note("preflight: the Vault token may not check %s under %s/, so it was not checked (%s); `hstack db check` with a token that may", r.Check, s.Mount, r.Detail)
+				}
+			case !r.OK:
 				add("vault", "database "+s.Mount+": "+r.Check, fmt.Errorf("%s", r.Detail), "")
 			}
 		}
@@ -126,7 +204,7 @@ func (p Preflight) prometheusReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status is read
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s/-/ready answered %s", p.Prometheus, resp.Status)
 	}

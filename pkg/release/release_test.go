@@ -504,3 +504,92 @@ func mustUI(t *testing.T, addr string) nomadui.Links {
 	}
 	return ui
 }
+
+// TestPreflightACL: the token checks, at the transport. An allowed token
+// passes; a refused one is a problem naming the capability, the policy,
+// and whether a token was given; an unreachable service is told apart
+// from a refusal; and none of the probes registers or writes anything.
+func TestPreflightACL(t *testing.T) {
+	consulKV := func(t *testing.T, status int) *consulapi.Client {
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.URL.Path == "/v1/status/leader":
+				fmt.Fprint(rw, `"127.0.0.1:8300"`)
+			case strings.HasPrefix(r.URL.Path, "/v1/kv/") && r.Method == http.MethodPut:
+				if status != 200 {
+					http.Error(rw, "Permission denied: token lacks permission 'key:write'", status)
+					return
+				}
+				fmt.Fprint(rw, "false") // the check-and-set never succeeds
+			default:
+				http.NotFound(rw, r)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		cfg := consulapi.DefaultConfig()
+		cfg.Address = srv.Listener.Addr().String()
+		c, err := consulapi.NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, c := range []struct {
+		name        string
+		breakMethod string
+		breakPath   string
+		status      int
+		consul      int
+		token       bool
+		want        string // "service check" of the one problem; "" none
+		detail      []string
+	}{
+		{name: "allowed", consul: 200, token: true},
+		{name: "no token", breakMethod: "GET", breakPath: `^/v1/jobs$`, status: 403, consul: 200,
+			want: "nomad acl: list-jobs", detail: []string{"no token (NOMAD_TOKEN is not set", "policies/nomad/deployer.hcl"}},
+		{name: "readonly", breakMethod: "PUT", breakPath: `/plan$`, status: 403, consul: 200, token: true,
+			want: "nomad acl: submit-job", detail: []string{"the token in NOMAD_TOKEN", "it needs capability submit-job in namespace \"default\"", "job web"}},
+		{name: "no variables rule", breakMethod: "GET", breakPath: `^/v1/var/`, status: 403, consul: 200, token: true,
+			want: "nomad acl: variables", detail: []string{"hstack/releases/web", `"hstack/releases/*"`}},
+		{name: "consul denied", consul: 403, token: true,
+			want: "consul acl: key_prefix write", detail: []string{`key_prefix "hstack/shop/"`, "policies/consul/hstack.hcl"}},
+		{name: "nomad failing", breakMethod: "GET", breakPath: `^/v1/jobs$`, status: 500, consul: 200, token: true,
+			want: "nomad reachable", detail: []string{"is Nomad running"}},
+		{name: "nomad unavailable", breakMethod: "GET", breakPath: `^/v1/jobs$`, status: 503, consul: 200, token: true,
+			want: "nomad reachable"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			if c.breakPath != "" {
+				w.fake.Break(c.breakMethod, c.breakPath, c.status)
+			}
+			p := Preflight{Nomad: w.nomad, Consul: consulKV(t, c.consul), Jobs: []*nomadapi.Job{w.job("web", "1.0").Job},
+				KVPrefix: "hstack/shop/", NomadToken: c.token, ConsulToken: true}
+			probs := p.Run(w.ctx())
+			var got []string
+			for _, pr := range probs {
+				got = append(got, pr.Service+" "+pr.Check)
+			}
+			if c.want == "" {
+				if len(probs) != 0 {
+					t.Fatalf("problems %v", probs)
+				}
+				if reqs := strings.Join(w.fake.Requests(), "\n"); !strings.Contains(reqs, "PUT /v1/job/web/plan") || !strings.Contains(reqs, "GET /v1/var/hstack/releases/web") {
+					t.Errorf("the probes were not made:\n%s", reqs)
+				}
+			} else if len(probs) != 1 || got[0] != c.want {
+				t.Fatalf("problems %v, want one %q", probs, c.want)
+			}
+			for _, d := range c.detail {
+				if !strings.Contains(probs[0].Detail, d) {
+					t.Errorf("%q lacks %q", probs[0].Detail, d)
+				}
+			}
+			for _, r := range w.fake.Requests() {
+				if strings.HasPrefix(r, "PUT /v1/jobs") || strings.HasPrefix(r, "PUT /v1/var/") || strings.HasPrefix(r, "POST ") {
+					t.Errorf("preflight changed something: %s", r)
+				}
+			}
+		})
+	}
+}

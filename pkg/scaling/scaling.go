@@ -184,6 +184,7 @@ func Summarize(job *nomadapi.Job, ss *nomadapi.JobScaleStatusResponse, n int) []
 						break
 					}
 					g.Events = append(g.Events, Event{
+						// #nosec G115 -- Nomad's nanoseconds since 1970: they fit an int64 until 2262.
 						Time: time.Unix(0, int64(e.Time)).UTC(), From: e.PreviousCount, To: e.Count,
 						Error: e.Error, Message: e.Message, Meta: e.Meta,
 					})

@@ -135,7 +135,8 @@ func FindPostgres() (string, error) {
 
 func majorOf(pgctl string) int {
 	var n int
-	fmt.Sscanf(filepath.Base(filepath.Dir(filepath.Dir(pgctl))), "%d", &n)
+	// A directory that is not a number leaves 0, which sorts last: what we want.
+	_, _ = fmt.Sscanf(filepath.Base(filepath.Dir(filepath.Dir(pgctl))), "%d", &n)
 	return n
 }
 

@@ -8,6 +8,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/vaultplan"
 )
 
@@ -16,6 +17,9 @@ type CheckResult struct {
 	Check  string `json:"check"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"`
+	// Denied: Vault refused the token the check ran with, so the check
+	// says what that token may do, not whether Vault serves the spec.
+	Denied bool `json:"denied,omitempty"`
 }
 
 // Check verifies that Vault serves spec: the mount, the connection (same
@@ -30,6 +34,7 @@ func Check(ctx context.Context, vc *vaultapi.Client, spec Spec) []CheckResult {
 		r := CheckResult{Check: check, OK: err == nil, Detail: ok}
 		if err != nil {
 			r.Detail = err.Error()
+			r.Denied = clients.Classify(err) == clients.Denied
 		}
 		res = append(res, r)
 		return err == nil

@@ -118,6 +118,7 @@ func (s Spec) roleNames() []string {
 // connectionFields are the non-secret settings, as Vault reports them
 // under connection_details.
 func (s Spec) connectionFields() map[string]any {
+	// #nosec G101 -- "password_authentication" names the hashing scheme, not a password.
 	return map[string]any{
 		"connection_url":          s.ConnectionURL(),
 		"password_authentication": "scram-sha-256",

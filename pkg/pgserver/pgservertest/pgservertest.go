@@ -31,13 +31,15 @@ func Start(t testing.TB) *pgserver.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(dir, 0o755)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	_ = l.Close() // it only picked a free port
 	pw := make([]byte, 16)
 	rand.Read(pw)
 	s := &pgserver.Server{
@@ -48,7 +50,7 @@ func Start(t testing.TB) *pgserver.Server {
 		if err := s.Stop(); err != nil {
 			t.Errorf("stopping postgres: %v", err)
 		}
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir) // best effort, like t.TempDir's own cleanup
 	})
 	if err := s.Init(); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,9 @@ type Options struct {
 	// pinned docker image.
 	Local bool
 	// ConsulHTTPAddr is host:port of the Consul agent whose telemetry
-	// Prometheus scrapes; "" means 127.0.0.1:8500 locally, and in
+	// Prometheus scrapes, or an http(s) URL (CONSUL_HTTP_ADDR may carry
+	// the scheme, and a TLS-only agent needs https); "" means
+	// 127.0.0.1:8500 locally, and in
 	// production the Consul servers found in the catalog, on port 8500.
 	// Targets are not discovered through it: the Nomad client's template
 	// engine reads Consul's catalog (see discovery in prometheus.go).
@@ -165,8 +167,16 @@ func newRenderer(st *stackfile.Stack, opts Options) (*renderer, error) {
 			return nil, fmt.Errorf("monitoring: %s %q is not an http(s) URL", name, addr)
 		}
 	}
-	if opts.ConsulHTTPAddr != "" && strings.Contains(opts.ConsulHTTPAddr, "/") {
-		return nil, fmt.Errorf("monitoring: ConsulHTTPAddr %q must be host:port", opts.ConsulHTTPAddr)
+	if a := opts.ConsulHTTPAddr; a != "" {
+		u, err := url.Parse(a)
+		switch {
+		case strings.Contains(a, "://"):
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+				return nil, fmt.Errorf("monitoring: ConsulHTTPAddr %q is neither host:port nor an http(s) URL", a)
+			}
+		case strings.Contains(a, "/"):
+			return nil, fmt.Errorf("monitoring: ConsulHTTPAddr %q is neither host:port nor an http(s) URL", a)
+		}
 	}
 	return &renderer{st: st, m: st.Monitoring, opts: opts, local: opts.Local}, nil
 }

@@ -655,3 +655,43 @@ func TestAlertmanagerUIPath(t *testing.T) {
 		t.Error("a UI path without one being given")
 	}
 }
+
+// TestConsulAddrForms: CONSUL_HTTP_ADDR may be host:port or carry its
+// scheme, and a TLS-only Consul (dev up --secure) is scraped over https.
+func TestConsulAddrForms(t *testing.T) {
+	st := parseStack(t, fullStack)
+	for _, c := range []struct {
+		addr, scheme, host string
+		bad                bool
+	}{
+		{addr: "127.0.0.1:8501", scheme: "http", host: "127.0.0.1:8501"},
+		{addr: "http://127.0.0.1:8500", scheme: "http", host: "127.0.0.1:8500"},
+		{addr: "https://127.0.0.1:8501", scheme: "https", host: "127.0.0.1:8501"},
+		{addr: "https://consul.local", scheme: "https", host: "consul.local:443"},
+		{addr: "127.0.0.1:8500/v1", bad: true},
+		{addr: "ftp://127.0.0.1:8500", bad: true},
+		{addr: "https://127.0.0.1:8501/v1", bad: true},
+	} {
+		o := localOpts()
+		o.ConsulHTTPAddr = c.addr
+		r, err := newRenderer(st, o)
+		if c.bad {
+			if err == nil {
+				t.Errorf("%q accepted", c.addr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.addr, err)
+			continue
+		}
+		sc := r.consulScrape()
+		scheme := sc.Scheme
+		if scheme == "" {
+			scheme = "http"
+		}
+		if scheme != c.scheme || len(sc.StaticConfigs) != 1 || sc.StaticConfigs[0].Targets[0] != c.host {
+			t.Errorf("%q: scraped as %s %+v, want %s %s", c.addr, scheme, sc.StaticConfigs, c.scheme, c.host)
+		}
+	}
+}

@@ -76,11 +76,16 @@ func (r *renderer) vaultAddr() string {
 	return "http://127.0.0.1:8200"
 }
 
-func (r *renderer) consulAddr() string {
-	if r.opts.ConsulHTTPAddr != "" {
-		return r.opts.ConsulHTTPAddr
+// consulAddr is the Consul agent to scrape, as scheme and host:port.
+func (r *renderer) consulAddr() (scheme, host string) {
+	a := r.opts.ConsulHTTPAddr
+	switch {
+	case a == "":
+		return "http", "127.0.0.1:8500"
+	case strings.Contains(a, "://"):
+		return schemeOf(a, "http"), hostOf(a)
 	}
-	return "127.0.0.1:8500"
+	return "http", a
 }
 
 // Service discovery.
@@ -264,7 +269,11 @@ func (r *renderer) nomadScrape() scrapeConfig {
 func (r *renderer) consulScrape() scrapeConfig {
 	sc := telemetryScrape("consul", "/v1/agent/metrics")
 	if r.local || r.opts.ConsulHTTPAddr != "" {
-		sc.StaticConfigs = staticTarget(r.consulAddr(), "consul")
+		scheme, host := r.consulAddr()
+		if scheme != "http" {
+			sc.Scheme = scheme
+		}
+		sc.StaticConfigs = staticTarget(host, "consul")
 		return sc
 	}
 	sc.FileSDConfigs = r.discovery("consul").sd()
