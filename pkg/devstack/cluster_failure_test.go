@@ -93,6 +93,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 	t.Run("nomad leader killed mid canary release", func(t *testing.T) {
 		var killedAt time.Time
 		var leader devstack.Node
+		var electedCh <-chan election
 		gate := gateFunc(func(ctx context.Context, d *nomadapi.Deployment) (rollout.Verdict, string, error) {
 			if killedAt.IsZero() {
 				var err error
@@ -103,6 +104,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 					return rollout.Fail, "", err
 				}
 				killedAt = time.Now()
+				electedCh = watchNewLeader(s, devstack.Nomad, leader, killedAt)
 				t.Logf("SIGKILLed the Nomad leader on %s during the canary's analysis", leader.Name)
 			}
 			// The analysis itself: the canary answers through Consul.
@@ -115,7 +117,15 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		if res.Outcome != rollout.Succeeded {
 			t.Fatalf("release ended %s, want %s as without the failure", res.Outcome, rollout.Succeeded)
 		}
-		elected := waitNewLeader(t, s, devstack.Nomad, leader)
+		var elected election
+		select {
+		case elected = <-electedCh:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("no new Nomad leader within 2 minutes of the kill")
+		}
+		if elected.node.Name == "" {
+			t.Fatal("no new Nomad leader seen")
+		}
 		waitServing(t, consul, "v2", 2)
 		blindMu.Lock()
 		t.Logf("MEASURED nomad leader kill: new leader %s elected %v after the kill; hstack's client blind for at most %v; release %s",
@@ -136,7 +146,12 @@ func TestClusterSurvivesFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		killed := time.Now()
-		elected := waitNewLeader(t, s, devstack.Consul, lost)
+		var elected election
+		select {
+		case elected = <-watchNewLeader(s, devstack.Consul, lost, killed):
+		case <-time.After(2 * time.Minute):
+			t.Fatal("no new Consul leader within 2 minutes of the kill")
+		}
 		kv := consul.KV()
 		devstacktest.Eventually(t, 2*time.Minute, "consul kv write and read", func() error {
 			if _, err := kv.Put(&consulapi.KVPair{Key: "hstack/cluster-test", Value: []byte("still here")}, nil); err != nil {
@@ -205,23 +220,25 @@ type election struct {
 	after time.Duration
 }
 
-// waitNewLeader waits for a leader of product other than old.
-func waitNewLeader(t *testing.T, s *devstack.Stack, product string, old devstack.Node) election {
-	t.Helper()
-	start := time.Now()
-	var e election
-	devstacktest.Eventually(t, 2*time.Minute, "a new "+product+" leader", func() error {
-		n, err := s.LeaderNode(context.Background(), product)
-		if err != nil {
-			return err
+// watchNewLeader polls the surviving servers every 50ms for a leader of
+// product other than old and sends it, with the time since since, once.
+func watchNewLeader(s *devstack.Stack, product string, old devstack.Node, since time.Time) <-chan election {
+	ch := make(chan election, 1)
+	go func() {
+		deadline := since.Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			n, err := s.LeaderNode(ctx, product)
+			cancel()
+			if err == nil && n.Name != old.Name {
+				ch <- election{n, time.Since(since)}
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if n.Name == old.Name {
-			return fmt.Errorf("%s still reported as leader", n.Name)
-		}
-		e = election{n, time.Since(start)}
-		return nil
-	})
-	return e
+		ch <- election{}
+	}()
+	return ch
 }
 
 func waitServing(t *testing.T, consul *consulapi.Client, version string, n int) {
