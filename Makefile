@@ -49,6 +49,7 @@ bench: runtime-tools ## benchmarks: parsing and rendering 200 apps, analysis, an
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./pkg/rollout
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/release # 10 apps with one canary each at once vs one app (goal: under 2x)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./pkg/vaultdb # creds/s, p50/p99 via hstack vs the Vault API; revoking 1,000 leases
+	$(GO) test -run '^$$' -bench BenchmarkClusterBoot -benchtime 1x -timeout 20m ./pkg/devstack # dev up --cluster: boot time (goal: under 3 min warm) and memory
 
 lint: ## gofmt, go vet, staticcheck, shellcheck, gosec
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

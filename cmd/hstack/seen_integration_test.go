@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -145,6 +147,15 @@ func TestReleaseAsPeopleSeeIt(t *testing.T) {
 		st, code := run("status", "pingapp")
 		if code != 0 || !strings.Contains(st, "Nomad UI: "+ui.Job("pingapp")) {
 			t.Errorf("status exit %d lacks the job page link:\n%s", code, st)
+		}
+		// make demo ends with this link, read the way scripts/demo.sh
+		// reads it: `hstack status pingapp --json | jq -r .ui`, stdout only.
+		cmd := exec.Command(ex.hstack, "status", "pingapp", "--json")
+		cmd.Env = env
+		js, err := cmd.Output()
+		var got struct{ UI string }
+		if err != nil || json.Unmarshal(js, &got) != nil || got.UI != ui.Job("pingapp") {
+			t.Errorf("status --json: ui %q, want %q (%v):\n%s", got.UI, ui.Job("pingapp"), err, js)
 		}
 	})
 
@@ -397,7 +408,7 @@ func prometheusUI(t *testing.T, prom string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the redirect is read
 	loc, err := resp.Location()
 	if err != nil {
 		t.Fatalf("GET %s/: %s, no redirect to the UI: %v", prom, resp.Status, err)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,7 +35,8 @@ const (
 const ScreenshotsEnv = "HSTACK_SCREENSHOTS"
 
 // KeepEnv, when set, keeps every test's screenshots; they are always kept
-// when the test fails.
+// when the test fails, and `go test -artifacts` keeps them under
+// -outputdir.
 const KeepEnv = "HSTACK_KEEP_SCREENSHOTS"
 
 // Browser is one headless chromium for a test.
@@ -62,17 +64,10 @@ func Start(t testing.TB) *Browser {
 	if err != nil {
 		testenv.Missing(t, "browser test: "+err.Error())
 	}
-	dir, err := os.MkdirTemp("", "hstack-screenshots-")
+	dir, err := screenshotDir(t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv(KeepEnv) != "" {
-			t.Logf("screenshots kept in %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir) // best effort, like t.TempDir's own cleanup
-	})
 	profile := t.TempDir()
 	// A closed network: every flag that stops chromium from calling home
 	// (component updates, sync, QUIC probes, field trials) avoids a stall
@@ -108,6 +103,28 @@ func Start(t testing.TB) *Browser {
 		t.Fatalf("start %s: %v", bin, err)
 	}
 	return &Browser{ctx: ctx, Dir: dir}
+}
+
+// screenshotDir is where t's screenshots go: with `go test -artifacts`,
+// t's artifact directory (under -outputdir, kept); otherwise a temporary
+// directory, removed after the test unless it failed or KeepEnv is set
+// (t.ArtifactDir alone would lose a failed run's screenshots).
+func screenshotDir(t testing.TB) (string, error) {
+	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
+		return t.ArtifactDir(), nil
+	}
+	dir, err := os.MkdirTemp("", "hstack-screenshots-")
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv(KeepEnv) != "" {
+			t.Logf("screenshots kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir, nil
 }
 
 // Page says what to open and what a person must see there.
@@ -179,8 +196,7 @@ func (b *Browser) Check(p Page) (Seen, error) {
 	// Let images and charts settle before the screenshot; what is asserted
 	// is already there.
 	settle, cancelSettle := context.WithTimeout(b.ctx, 10*time.Second)
-	// A page that never settles is still read and asserted on below.
-	_, _ = chromedp.Run(settle, chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(0)))
+	chromedp.Run(settle, chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(0)))
 	cancelSettle()
 	read, cancelRead := context.WithTimeout(b.ctx, time.Minute)
 	defer cancelRead()

@@ -40,6 +40,8 @@ func devCommand() *cli.Command {
 					devDirFlag(),
 					&cli.BoolFlag{Name: "free-ports", Usage: "use free ports instead of the standard ones (4646, 8500, 8200, 5432, ...)"},
 					&cli.BoolFlag{Name: "secure", Usage: "run as production does: ACLs on (bootstrapped, tokens in Vault KV), TLS from a throwaway CA, Consul gossip encryption, Vault audit log"},
+					&cli.BoolFlag{Name: "cluster", Usage: "run a production-shaped cluster instead: 3 server nodes (Consul, Nomad, Vault on Raft) on 127.0.0.11-13 and client nodes on 127.0.0.21.., configured by scripts/provision"},
+					&cli.IntFlag{Name: "clients", Value: 2, Usage: "with --cluster: `N` client nodes (2 to 6), spread over zones zone-a, zone-b, zone-c"},
 				},
 				Action: devUp,
 			},
@@ -65,7 +67,16 @@ func devCommand() *cli.Command {
 
 func devUp(c *cli.Context) error {
 	out := OutputFromContext(c)
-	opts := devstack.Options{Dir: c.String("dir"), Out: out.Stderr, Secure: c.Bool("secure")}
+	opts := devstack.Options{Dir: c.String("dir"), Out: out.Stderr, Secure: c.Bool("secure"), Cluster: c.Bool("cluster")}
+	if c.IsSet("clients") {
+		if !opts.Cluster {
+			return &ExitError{Code: ExitUsage, Err: errors.New("--clients needs --cluster")}
+		}
+		opts.Clients = c.Int("clients")
+	}
+	if opts.Cluster && c.Bool("free-ports") {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--free-ports does not apply to --cluster: its nodes have addresses of their own (127.0.0.11..) and take the standard ports there")}
+	}
 	if c.Bool("free-ports") {
 		p, err := devstack.FreePorts()
 		if err != nil {
@@ -139,6 +150,9 @@ func printStatus(out *Output, s *devstack.Stack, st []devstack.ComponentStatus) 
 	fmt.Fprintln(tw, "COMPONENT\tSTATE\tPID\tADDRESS\tLOG")
 	for _, cs := range st {
 		state := out.Green("healthy")
+		if cs.Role != "" {
+			state = out.Green("healthy, " + cs.Role)
+		}
 		switch {
 		case !cs.Running:
 			state = out.Red("stopped")

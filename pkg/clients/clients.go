@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,8 +24,34 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/hstack-dev/hstack/pkg/failover"
 	"github.com/hstack-dev/hstack/pkg/reqcount"
 )
+
+// Several servers, where one address is all a product's client takes:
+// HSTACK_NOMAD_ADDRS, HSTACK_CONSUL_ADDRS and HSTACK_VAULT_ADDRS list
+// them (comma-separated base URLs), and each request goes to one that
+// answers (pkg/failover). `hstack dev up --cluster` writes them into
+// dev.env; the first is also the client's address.
+const (
+	EnvNomadAddrs  = "HSTACK_NOMAD_ADDRS"
+	EnvConsulAddrs = "HSTACK_CONSUL_ADDRS"
+	EnvVaultAddrs  = "HSTACK_VAULT_ADDRS"
+)
+
+// serversFrom reads env's server list; nil when unset. An explicit
+// address override wins over the list (it names one server on purpose).
+func serversFrom(env, override string) ([]*url.URL, error) {
+	v := os.Getenv(env)
+	if v == "" || override != "" {
+		return nil, nil
+	}
+	us, err := failover.Parse(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", env, err)
+	}
+	return us, nil
+}
 
 // Secret holds a credential such as an ACL token. Its printing and
 // marshalling methods redact the value, so logging or dumping a Config
@@ -103,6 +130,13 @@ type Config struct {
 func Nomad(cfg Config) (*nomadapi.Client, error) {
 	o := cfg.Nomad
 	nc := nomadapi.DefaultConfig()
+	servers, err := serversFrom(EnvNomadAddrs, o.Address)
+	if err != nil {
+		return nil, fmt.Errorf("nomad client: %w", err)
+	}
+	if servers != nil {
+		nc.Address = servers[0].String()
+	}
 	set(&nc.Address, o.Address)
 	set(&nc.SecretID, o.Token.Reveal())
 	set(&nc.Region, o.Region)
@@ -113,6 +147,9 @@ func Nomad(cfg Config) (*nomadapi.Client, error) {
 		hc, err := nomadHTTP(nc.TLSConfig)
 		if err != nil {
 			return nil, err
+		}
+		if servers != nil {
+			failover.Wrap(hc, servers).Transport.(*failover.Transport).WritesIdempotent = true
 		}
 		nc.HttpClient = reqcount.Wrap(hc)
 	}
@@ -166,6 +203,13 @@ func NomadHTTP(cfg Config, timeout time.Duration) (*http.Client, error) {
 func Consul(cfg Config) (*consulapi.Client, error) {
 	o := cfg.Consul
 	cc := consulapi.DefaultConfig()
+	servers, err := serversFrom(EnvConsulAddrs, o.Address)
+	if err != nil {
+		return nil, fmt.Errorf("consul client: %w", err)
+	}
+	if servers != nil {
+		cc.Scheme, cc.Address = servers[0].Scheme, servers[0].Host
+	}
 	set(&cc.Address, o.Address)
 	set(&cc.Token, o.Token.Reveal())
 
@@ -177,6 +221,13 @@ func Consul(cfg Config) (*consulapi.Client, error) {
 	set(&t.Address, o.TLS.ServerName)
 	t.InsecureSkipVerify = t.InsecureSkipVerify || o.TLS.SkipVerify
 
+	if servers != nil {
+		hc, err := consulapi.NewHttpClient(cc.Transport, cc.TLSConfig)
+		if err != nil {
+			return nil, fmt.Errorf("consul client: %w", err)
+		}
+		cc.HttpClient = failover.Wrap(hc, servers)
+	}
 	c, err := consulapi.NewClient(cc)
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
@@ -202,6 +253,13 @@ func Vault(cfg Config) (*vaultapi.Client, error) {
 	if vc.Error != nil {
 		return nil, fmt.Errorf("vault client: %w", vc.Error)
 	}
+	servers, err := serversFrom(EnvVaultAddrs, o.Address)
+	if err != nil {
+		return nil, fmt.Errorf("vault client: %w", err)
+	}
+	if servers != nil {
+		vc.Address = servers[0].String()
+	}
 	set(&vc.Address, o.Address)
 
 	if !o.TLS.isZero() {
@@ -223,6 +281,9 @@ func Vault(cfg Config) (*vaultapi.Client, error) {
 		}
 	}
 
+	if servers != nil {
+		failover.Wrap(vc.HttpClient, servers)
+	}
 	c, err := vaultapi.NewClient(vc)
 	if err != nil {
 		return nil, fmt.Errorf("vault client: %w", err)

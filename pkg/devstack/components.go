@@ -50,6 +50,37 @@ type component struct {
 	stopGrace time.Duration
 	stop      func(*Stack) error
 	afterStop func(*Stack) error
+
+	// What a cluster's agents add (cluster_up.go). group: consecutive
+	// components of one group start together, then each is waited for
+	// (a Raft group elects a leader only once bootstrap_expect are up).
+	// host is the node's address ("" = 127.0.0.1), markerPath and logFile
+	// replace <name>.hcl and logs/<name>.log, role says a server's part in
+	// its Raft group for `dev status` (and is its health check there).
+	group      string
+	host       string
+	markerPath string
+	logFile    string
+	role       func(*Stack, context.Context) (string, error)
+}
+
+// stackComponents are this stack's processes in start order: the single
+// node's table, or a cluster's Postgres (the table's) and every agent of
+// every node.
+func (s *Stack) stackComponents() []component {
+	if s.state.Cluster == nil {
+		return components
+	}
+	return append([]component{components[0]}, s.clusterComponents()...)
+}
+
+func (s *Stack) component(name string) (component, bool) {
+	for _, c := range s.stackComponents() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return component{}, false
 }
 
 // components in start order; Down walks them backwards. It is set in init
@@ -151,6 +182,9 @@ func (s *Stack) configPath(c component) string { return s.path(c.name + ".hcl") 
 // marker identifies a component's process in /proc/<pid>/cmdline, so a
 // recycled pid is never taken for ours.
 func (s *Stack) marker(name string) string {
+	if c, ok := s.component(name); ok && c.markerPath != "" {
+		return c.markerPath
+	}
 	if name == Postgres {
 		return filepath.Join(s.pgDir(), "data")
 	}
@@ -167,24 +201,61 @@ func (s *Stack) pid(c component) int {
 
 // address is the component's API address as `dev status` shows it.
 func (s *Stack) address(c component) string {
-	if c.name == Postgres {
-		return loopback(c.port(s.Ports))
+	hp := loopback(c.port(s.Ports))
+	if c.host != "" {
+		hp = fmt.Sprintf("%s:%d", c.host, c.port(s.Ports))
 	}
-	return s.scheme() + "://" + loopback(c.port(s.Ports))
+	if c.name == Postgres {
+		return hp
+	}
+	return s.scheme() + "://" + hp
 }
 
 func (s *Stack) logPath(name string) string {
-	for _, c := range components {
-		if c.name == name {
-			return s.path("logs", name+".log")
+	if c, ok := s.component(name); ok {
+		if c.logFile != "" {
+			return c.logFile
 		}
+		return s.path("logs", name+".log")
 	}
 	return s.path("logs")
 }
 
-// startComponent starts c and waits until it is healthy and wired.
-func (s *Stack) startComponent(ctx context.Context, c component) error {
-	s.logf("%s: %s on %s", strings.Split(c.name, "-")[0], c.starting, loopback(c.port(s.Ports)))
+// startComponents starts cs in order, each group at once, and waits until
+// each is healthy and wired.
+func (s *Stack) startComponents(ctx context.Context, cs []component) error {
+	for i := 0; i < len(cs); {
+		j := i + 1
+		for cs[i].group != "" && j < len(cs) && cs[j].group == cs[i].group {
+			j++
+		}
+		if cs[i].group != "" {
+			var hosts []string
+			for _, c := range cs[i:j] {
+				hosts = append(hosts, c.host)
+			}
+			s.logf("%s: %s on %s", cs[i].group, cs[i].starting, strings.Join(hosts, ", "))
+		}
+		for _, c := range cs[i:j] {
+			if err := s.launchComponent(ctx, c); err != nil {
+				return err
+			}
+		}
+		for _, c := range cs[i:j] {
+			if err := s.settleComponent(ctx, c); err != nil {
+				return err
+			}
+		}
+		i = j
+	}
+	return nil
+}
+
+// launchComponent starts c's process.
+func (s *Stack) launchComponent(ctx context.Context, c component) error {
+	if c.group == "" {
+		s.logf("%s: %s on %s", strings.Split(c.name, "-")[0], c.starting, loopback(c.port(s.Ports)))
+	}
 	if c.start != nil {
 		if err := c.start(s, ctx); err != nil {
 			return err
@@ -197,6 +268,11 @@ func (s *Stack) startComponent(ctx context.Context, c component) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// settleComponent waits until c is healthy, and wires it.
+func (s *Stack) settleComponent(ctx context.Context, c component) error {
 	if c.beforeReady != nil {
 		if err := c.beforeReady(s, ctx); err != nil {
 			return err
@@ -218,7 +294,7 @@ func (s *Stack) stopComponent(c component) []error {
 		if err := c.stop(s); err != nil {
 			errs = append(errs, err)
 		}
-	} else if err := stopProcess(s.state.PIDs[c.name], s.marker(c.name), c.stopGrace); err != nil {
+	} else if err := stopProcess(s.pid(c), s.marker(c.name), c.stopGrace); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", c.label(), err))
 	}
 	if c.afterStop != nil {

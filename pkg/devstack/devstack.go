@@ -23,9 +23,12 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	consulapi "github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-cleanhttp"
 	nomadapi "github.com/hashicorp/nomad/api"
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/hstack-dev/hstack/pkg/clients"
+	"github.com/hstack-dev/hstack/pkg/failover"
 	"github.com/hstack-dev/hstack/pkg/tools"
 )
 
@@ -50,6 +53,12 @@ type Options struct {
 	// VaultRaft runs Vault on integrated storage (Raft), as production
 	// does, instead of in memory: Vault's snapshot API needs it.
 	VaultRaft bool
+	// Cluster runs a multi-node cluster on loopback instead of the single
+	// node: 3 server nodes (Consul, Nomad and Vault on Raft) and Clients
+	// client nodes (default 2), each on its own 127.0.0.x with the
+	// products' standard ports, configured by scripts/provision.
+	Cluster bool
+	Clients int
 }
 
 // state is what a later `dev status` or `dev down` needs. It holds secrets,
@@ -75,8 +84,13 @@ type state struct {
 	ConsulToken string `json:"consul_token,omitempty"`
 	// PGDir is PostgreSQL's private data directory when we run as root
 	// (see pgDir); empty: the stack's postgres/.
-	PGDir     string    `json:"postgres_dir,omitempty"`
-	StartedAt time.Time `json:"started_at"`
+	PGDir string `json:"postgres_dir,omitempty"`
+	// Cluster is set for a multi-node stack; its agents' PIDs are keyed
+	// <node>/<product>.
+	Cluster *ClusterSpec `json:"cluster,omitempty"`
+	// VaultUnsealKeys are a cluster's Shamir keys (dev only).
+	VaultUnsealKeys []string  `json:"vault_unseal_keys,omitempty"`
+	StartedAt       time.Time `json:"started_at"`
 }
 
 // Stack is a dev stack on disk, running or not.
@@ -104,6 +118,12 @@ type Stack struct {
 	// configs (secure only).
 	agentConsulTokens map[string]string
 	vaultRaft         bool
+	// nodeClients talk to one node of a cluster each.
+	nodeClients struct {
+		consul map[string]*consulapi.Client
+		nomad  map[string]*nomadapi.Client
+		vault  map[string]*vaultapi.Client
+	}
 }
 
 const stateFile = "state.json"
@@ -153,7 +173,7 @@ func (s *Stack) logf(format string, args ...any) {
 // Running reports, per component, whether its recorded process is alive.
 func (s *Stack) Running() map[string]bool {
 	r := map[string]bool{}
-	for _, c := range components {
+	for _, c := range s.stackComponents() {
 		r[c.name] = processAlive(s.pid(c), s.marker(c.name))
 	}
 	return r
@@ -184,8 +204,8 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 			all = all && r
 			any = any || r
 		}
-		if all && prev.state.Secure != opts.Secure {
-			prev.logf("dev stack in %s is running with secure=%v; restarting it with secure=%v", dir, prev.state.Secure, opts.Secure)
+		if all && (prev.state.Secure != opts.Secure || prev.shape() != shapeOf(opts)) {
+			prev.logf("dev stack in %s is running as %s (secure=%v); restarting it as %s (secure=%v)", dir, prev.shape(), prev.state.Secure, shapeOf(opts), opts.Secure)
 			if err := prev.Down(ctx); err != nil {
 				return nil, err
 			}
@@ -217,8 +237,12 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 	if len(s.roles) == 0 {
 		s.roles = []string{"pingapp"}
 	}
-	// Ports first: a refusal must leave the directory untouched.
-	if err := s.Ports.checkFree(); err != nil {
+	if opts.Cluster {
+		if err := s.planCluster(opts); err != nil {
+			return nil, err
+		}
+	} else if err := s.Ports.checkFree(); err != nil {
+		// Ports first: a refusal must leave the directory untouched.
 		return nil, err
 	}
 	if err := s.prepare(); err != nil {
@@ -236,12 +260,17 @@ func Up(ctx context.Context, opts Options) (*Stack, error) {
 
 func describe(running map[string]bool) string {
 	var parts []string
-	for _, c := range components {
+	names := make([]string, 0, len(running))
+	for c := range running {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	for _, c := range names {
 		st := "stopped"
-		if running[c.name] {
+		if running[c] {
 			st = "running"
 		}
-		parts = append(parts, c.name+" "+st)
+		parts = append(parts, c+" "+st)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -290,28 +319,21 @@ func (s *Stack) prepare() error {
 			return err
 		}
 	}
+	if err := s.resetClusterDirs(); err != nil {
+		return err
+	}
 	for _, c := range daemons() {
 		if err := os.RemoveAll(s.path(c.name)); err != nil {
 			return err
 		}
 	}
-	if err := os.MkdirAll(s.path(Vault, "raft"), 0o700); err != nil {
-		return err
-	}
-	// The server's data holds the Raft log and the Variables keyring.
-	if err := os.MkdirAll(s.path(Nomad, "data"), 0o700); err != nil {
-		return err
-	}
-	// #nosec G301 -- tasks that run as another user reach their allocation
-	// directories through the client's; Nomad sets the modes inside (secrets/ 0700).
-	if err := os.MkdirAll(s.path(NomadClient, "data"), 0o755); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(s.path(Consul), 0o700); err != nil {
-		return err
+	if s.state.Cluster == nil {
+		if err := s.makeSingleNodeDirs(); err != nil {
+			return err
+		}
 	}
 	s.state.PIDs = map[string]int{}
-	s.state.VaultToken, s.state.VaultUnsealKey = "", ""
+	s.state.VaultToken, s.state.VaultUnsealKey, s.state.VaultUnsealKeys = "", "", nil
 	s.state.NomadToken, s.state.ConsulToken, s.state.GossipKey, s.state.NomadGossipKey = "", "", "", ""
 	s.state.StartedAt = time.Now().UTC()
 	if s.state.Secure {
@@ -324,6 +346,22 @@ func (s *Stack) prepare() error {
 	return s.saveState()
 }
 
+func (s *Stack) makeSingleNodeDirs() error {
+	if err := os.MkdirAll(s.path(Vault, "raft"), 0o700); err != nil {
+		return err
+	}
+	// The server's data holds the Raft log and the Variables keyring.
+	if err := os.MkdirAll(s.path(Nomad, "data"), 0o700); err != nil {
+		return err
+	}
+	// #nosec G301 -- tasks that run as another user reach their allocation
+	// directories through the client's; Nomad sets the modes inside (secrets/ 0700).
+	if err := os.MkdirAll(s.path(NomadClient, "data"), 0o755); err != nil {
+		return err
+	}
+	return os.MkdirAll(s.path(Consul), 0o700)
+}
+
 func randomSecret() string {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
@@ -333,10 +371,8 @@ func randomSecret() string {
 }
 
 func (s *Stack) start(ctx context.Context) error {
-	for _, c := range components {
-		if err := s.startComponent(ctx, c); err != nil {
-			return err
-		}
+	if err := s.startComponents(ctx, s.stackComponents()); err != nil {
+		return err
 	}
 	s.logf("vault: trusting Nomad workload identities, database secrets engine for roles %s", strings.Join(s.roles, ", "))
 	if err := s.wait(ctx, "vault wiring", s.vaultWire); err != nil {
@@ -394,7 +430,7 @@ func (s *Stack) wait(ctx context.Context, component string, check func(context.C
 }
 
 func (s *Stack) waitHealthy(ctx context.Context) error {
-	for _, c := range components {
+	for _, c := range s.stackComponents() {
 		if err := s.wait(ctx, c.name, func(ctx context.Context) error { return c.ready(s, ctx) }); err != nil {
 			return err
 		}
@@ -410,9 +446,17 @@ func (s *Stack) AllocDir(allocID string) string {
 
 // NomadAddr, ConsulAddr and VaultAddr are the products' API addresses.
 // In secure mode they are https.
-func (s *Stack) NomadAddr() string  { return s.scheme() + "://" + loopback(s.Ports.NomadHTTP) }
-func (s *Stack) ConsulAddr() string { return loopback(s.Ports.ConsulHTTP) }
-func (s *Stack) VaultAddr() string  { return s.scheme() + "://" + loopback(s.Ports.VaultAPI) }
+// A cluster's are its first server's.
+func (s *Stack) NomadAddr() string  { return s.scheme() + "://" + s.apiHostPort(s.Ports.NomadHTTP) }
+func (s *Stack) ConsulAddr() string { return s.apiHostPort(s.Ports.ConsulHTTP) }
+func (s *Stack) VaultAddr() string  { return s.scheme() + "://" + s.apiHostPort(s.Ports.VaultAPI) }
+
+func (s *Stack) apiHostPort(port int) string {
+	if s.state.Cluster != nil {
+		return fmt.Sprintf("%s:%d", s.state.Cluster.Nodes[0].Address, port)
+	}
+	return loopback(port)
+}
 
 func (s *Stack) scheme() string {
 	if s.state.Secure {
@@ -444,6 +488,10 @@ func (s *Stack) NomadClient() (*nomadapi.Client, error) {
 	if s.state.Secure {
 		cfg.TLSConfig.CACert = s.CAFile()
 	}
+	if s.state.Cluster != nil {
+		cfg.HttpClient = failover.Wrap(cleanhttp.DefaultPooledClient(), s.serverURLs(Nomad))
+		cfg.HttpClient.Transport.(*failover.Transport).WritesIdempotent = true
+	}
 	c, err := nomadapi.NewClient(cfg)
 	if err != nil {
 		return nil, err
@@ -469,6 +517,9 @@ func (s *Stack) ConsulClient() (*consulapi.Client, error) {
 		cfg.Scheme = "https"
 		cli := s.cliCert()
 		cfg.TLSConfig = consulapi.TLSConfig{CAFile: s.CAFile(), CertFile: cli.Cert, KeyFile: cli.Key}
+	}
+	if s.state.Cluster != nil {
+		cfg.HttpClient = failover.Wrap(cleanhttp.DefaultPooledClient(), s.serverURLs(Consul))
 	}
 	c, err := consulapi.NewClient(cfg)
 	if err != nil {
@@ -506,6 +557,9 @@ func (s *Stack) newVaultClient() (*vaultapi.Client, error) {
 	// A secure stack's CA, whatever VAULT_CACERT a developer set.
 	if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: s.caFileIfSecure()}); err != nil {
 		return nil, err
+	}
+	if s.state.Cluster != nil {
+		failover.Wrap(cfg.HttpClient, s.serverURLs(Vault))
 	}
 	c, err := vaultapi.NewClient(cfg)
 	if err != nil {
@@ -650,6 +704,13 @@ func (s *Stack) Env() [][2]string {
 		{"PGHOST", "127.0.0.1"},
 		{"PGPORT", fmt.Sprint(s.Ports.Postgres)},
 	}
+	if s.state.Cluster != nil {
+		env = append(env, [][2]string{
+			{clients.EnvNomadAddrs, joinURLs(s.serverURLs(Nomad))},
+			{clients.EnvConsulAddrs, joinURLs(s.serverURLs(Consul))},
+			{clients.EnvVaultAddrs, joinURLs(s.serverURLs(Vault))},
+		}...)
+	}
 	if s.state.Secure {
 		env = append(env, s.secureEnv()...)
 	}
@@ -683,18 +744,27 @@ type ComponentStatus struct {
 	Address string `json:"address"`
 	Detail  string `json:"detail,omitempty"`
 	Log     string `json:"log"`
+	// Role is a cluster agent's part: leader or follower (Consul, Nomad
+	// servers), active or standby (Vault), client.
+	Role string `json:"role,omitempty"`
 }
 
 // Status checks each component's process and health.
 func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 	running := s.Running()
 	var out []ComponentStatus
-	for _, c := range components {
+	for _, c := range s.stackComponents() {
 		st := ComponentStatus{Name: c.name, Running: running[c.name], Address: s.address(c), Log: s.logPath(c.name)}
 		if running[c.name] {
 			st.PID = s.pid(c)
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			if err := c.ready(s, cctx); err != nil {
+			var err error
+			if c.role != nil {
+				st.Role, err = c.role(s, cctx)
+			} else {
+				err = c.ready(s, cctx)
+			}
+			if err != nil {
 				st.Detail = err.Error()
 			} else {
 				st.Healthy = true
@@ -713,12 +783,13 @@ func (s *Stack) Status(ctx context.Context) []ComponentStatus {
 // Postgres data in the stack directory; a private one (as root) goes.
 func (s *Stack) Down(ctx context.Context) error {
 	var errs []error
-	for i := len(components) - 1; i >= 0; i-- {
-		errs = append(errs, s.stopComponent(components[i])...)
+	cs := s.stackComponents()
+	for i := len(cs) - 1; i >= 0; i-- {
+		errs = append(errs, s.stopComponent(cs[i])...)
 	}
 	if len(errs) == 0 {
 		s.state.PIDs = map[string]int{}
-		s.state.VaultToken, s.state.VaultUnsealKey = "", ""
+		s.state.VaultToken, s.state.VaultUnsealKey, s.state.VaultUnsealKeys = "", "", nil
 		s.state.NomadToken, s.state.ConsulToken = "", ""
 		if err := s.saveState(); err != nil {
 			errs = append(errs, err)
@@ -753,7 +824,7 @@ func (s *Stack) Processes() []int {
 		}
 	}
 	running := s.Running()
-	for _, c := range components {
+	for _, c := range s.stackComponents() {
 		if running[c.name] {
 			add(s.pid(c))
 		}

@@ -107,6 +107,11 @@ func cmdline(pid int) string {
 // the process, so if it dies and its PID is recycled (PIDs wrap quickly on
 // a busy machine) the signal fails instead of hitting a stranger.
 func stopProcess(pid int, marker string, grace time.Duration) error {
+	return stopProcessWith(pid, marker, grace, syscall.SIGTERM)
+}
+
+// stopProcessWith is stopProcess with another first signal.
+func stopProcessWith(pid int, marker string, grace time.Duration, first syscall.Signal) error {
 	if pid <= 0 {
 		return nil
 	}
@@ -128,7 +133,7 @@ func stopProcess(pid int, marker string, grace time.Duration) error {
 		}
 		return err
 	}
-	if err := signal(syscall.SIGTERM); err != nil {
+	if err := signal(first); err != nil {
 		return err
 	}
 	if waitGone(pid, marker, grace) {
@@ -266,4 +271,40 @@ func procState(pid int) string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%c, cmdline %q", b[i+2], cmdline(pid))
+}
+
+// killProcess SIGKILLs pid, as a crash would, if it still carries marker,
+// and waits for it to be gone.
+func killProcess(pid int, marker string) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(fd)
+	if !processAlive(pid, marker) {
+		return fmt.Errorf("process %d is not the one recorded", pid)
+	}
+	if err := unix.PidfdSendSignal(fd, syscall.SIGKILL, nil, 0); err != nil {
+		return err
+	}
+	if !waitGone(pid, marker, 10*time.Second) {
+		return fmt.Errorf("process %d did not exit after SIGKILL", pid)
+	}
+	return nil
+}
+
+// RSS is pid's resident memory in bytes (0 if it is gone), from
+// /proc/<pid>/status.
+func RSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }

@@ -17,6 +17,10 @@ import (
 //go:embed versions.env
 var versionsEnv string
 
+// VersionsEnv is versions.env as it is, for the provisioning scripts that
+// source it beside themselves (`hstack dev up --cluster`).
+func VersionsEnv() string { return versionsEnv }
+
 // Versions returns the pinned tool versions (NOMAD_VERSION and so on) from
 // versions.env, the file scripts/tools.sh sources too.
 func Versions() map[string]string {

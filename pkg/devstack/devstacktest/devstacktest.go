@@ -93,6 +93,14 @@ func Start(t testing.TB, opts ...func(*devstack.Options)) *devstack.Stack {
 // encryption and a Vault audit log, as `hstack dev up --secure` does.
 func Secure(o *devstack.Options) { o.Secure = true }
 
+// Cluster is an option of Start: the stack is the loopback cluster of
+// `hstack dev up --cluster --clients N` (3 servers on 127.0.0.11-13, N
+// clients on 127.0.0.21..). It takes the standard ports on those
+// addresses, so one runs at a time on a machine.
+func Cluster(clients int) func(*devstack.Options) {
+	return func(o *devstack.Options) { o.Cluster, o.Clients = true, clients }
+}
+
 // DumpLogs prints the last lines of every log in the stack directory.
 func DumpLogs(t testing.TB, dir string) {
 	t.Helper()

@@ -1,0 +1,366 @@
+package devstack_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-cleanhttp"
+	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/hstack-dev/hstack/pkg/devstack"
+	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/failover"
+	"github.com/hstack-dev/hstack/pkg/rollout"
+)
+
+// TestClusterSurvivesFailures runs pingapp on the loopback cluster and
+// breaks the cluster under it, one failure after another (each healed
+// before the next), reporting what it measured.
+func TestClusterSurvivesFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: boots a 5-node cluster and kills parts of it")
+	}
+	s := devstacktest.Start(t, devstacktest.Cluster(2))
+	ctx := context.Background()
+	consul, err := s.ConsulClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// hstack's Nomad client as `hstack deploy` builds it on a cluster: all
+	// three servers (HSTACK_NOMAD_ADDRS), here with a hook that tells how
+	// long it was blind.
+	var blindMu sync.Mutex
+	var blind time.Duration
+	var servers []*url.URL
+	for _, n := range s.Nodes() {
+		if n.Server {
+			u, _ := url.Parse(s.NodeAddr(n, devstack.Nomad))
+			servers = append(servers, u)
+		}
+	}
+	hc := cleanhttp.DefaultPooledClient()
+	hc.Transport = &failover.Transport{Base: hc.Transport, Servers: servers, WritesIdempotent: true, Recovered: func(d time.Duration, srv string) {
+		blindMu.Lock()
+		if d > blind {
+			blind = d
+		}
+		blindMu.Unlock()
+		t.Logf("nomad client: answered by %s after %v without an answer", srv, d.Round(time.Millisecond))
+	}}
+	nomad, err := nomadapi.NewClient(&nomadapi.Config{Address: servers[0].String(), HttpClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := devstacktest.BuildBinary(t, "./cmd/pingapp", s.Dir)
+	job := func(version string) *nomadapi.Job {
+		j := devstacktest.ParsePingappJob(t, nomad, map[string]string{
+			"pingapp_bin": bin, "database_port": fmt.Sprint(s.Ports.Postgres), "count": "2", "version": version,
+		})
+		tg := j.TaskGroups[0]
+		tg.Spreads = []*nomadapi.Spread{{Attribute: "${meta.zone}", Weight: ptr(int8(100))}}
+		tg.Update = &nomadapi.UpdateStrategy{
+			MaxParallel: ptr(1), Canary: ptr(1), MinHealthyTime: ptr(2 * time.Second),
+			HealthyDeadline: ptr(2 * time.Minute), ProgressDeadline: ptr(5 * time.Minute), AutoRevert: ptr(true), HealthCheck: ptr("checks"),
+		}
+		j.Update = nil
+		return j
+	}
+	deploy := func(j *nomadapi.Job, gate rollout.Gate) rollout.Result {
+		t.Helper()
+		dctx, cancel := context.WithTimeout(ctx, 8*time.Minute)
+		defer cancel()
+		res, err := rollout.Deploy(dctx, nomad, j, rollout.Options{AutoPromote: true, Gate: gate, Sink: rollout.SinkFunc(func(e rollout.Event) {
+			t.Logf("release: %s %s v%d %s", e.Type, e.Status, e.JobVersion, firstLine(e.Message))
+		})})
+		if err != nil {
+			t.Fatalf("deploy %s: %v", j.Meta["version"], err)
+		}
+		return res
+	}
+	if res := deploy(job("v1"), nil); res.Outcome != rollout.Succeeded {
+		t.Fatalf("v1: %s", res.Outcome)
+	}
+	waitServing(t, consul, "v1", 2)
+
+	t.Run("nomad leader killed mid canary release", func(t *testing.T) {
+		var killedAt time.Time
+		var leader devstack.Node
+		var electedCh <-chan election
+		gate := gateFunc(func(ctx context.Context, d *nomadapi.Deployment) (rollout.Verdict, string, error) {
+			if killedAt.IsZero() {
+				var err error
+				if leader, err = s.LeaderNode(ctx, devstack.Nomad); err != nil {
+					return rollout.Fail, "", err
+				}
+				if _, err := s.KillAgent(leader.Name + "/" + devstack.Nomad); err != nil {
+					return rollout.Fail, "", err
+				}
+				killedAt = time.Now()
+				electedCh = watchNewLeader(s, devstack.Nomad, leader, killedAt)
+				t.Logf("SIGKILLed the Nomad leader on %s during the canary's analysis", leader.Name)
+			}
+			// The analysis itself: the canary answers through Consul.
+			if err := answering(consul, "v2"); err != nil {
+				return rollout.Fail, err.Error(), nil
+			}
+			return rollout.Pass, "canary answers /ping", nil
+		})
+		res := deploy(job("v2"), gate)
+		if res.Outcome != rollout.Succeeded {
+			t.Fatalf("release ended %s, want %s as without the failure", res.Outcome, rollout.Succeeded)
+		}
+		var elected election
+		select {
+		case elected = <-electedCh:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("no new Nomad leader within 2 minutes of the kill")
+		}
+		if elected.node.Name == "" {
+			t.Fatal("no new Nomad leader seen")
+		}
+		waitServing(t, consul, "v2", 2)
+		blindMu.Lock()
+		t.Logf("MEASURED nomad leader kill: new leader %s elected %v after the kill; hstack's client blind for at most %v; release %s",
+			elected.node.Name, elected.after.Round(time.Millisecond), blind.Round(time.Millisecond), res.Outcome)
+		blindMu.Unlock()
+		if err := s.RestartAgent(ctx, leader.Name+"/"+devstack.Nomad); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("consul server lost", func(t *testing.T) {
+		lost, err := s.LeaderNode(ctx, devstack.Consul)
+		if err != nil {
+			t.Fatal(err)
+		}
+		load := startLoad(t, consul, 50)
+		if _, err := s.KillAgent(lost.Name + "/" + devstack.Consul); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		var elected election
+		select {
+		case elected = <-watchNewLeader(s, devstack.Consul, lost, killed):
+		case <-time.After(2 * time.Minute):
+			t.Fatal("no new Consul leader within 2 minutes of the kill")
+		}
+		kv := consul.KV()
+		devstacktest.Eventually(t, 2*time.Minute, "consul kv write and read", func() error {
+			if _, err := kv.Put(&consulapi.KVPair{Key: "hstack/cluster-test", Value: []byte("still here")}, nil); err != nil {
+				return err
+			}
+			p, _, err := kv.Get("hstack/cluster-test", nil)
+			if err != nil || p == nil || string(p.Value) != "still here" {
+				return fmt.Errorf("kv read %v, %v", p, err)
+			}
+			return nil
+		})
+		kvAfter := time.Since(killed)
+		waitServing(t, consul, "v2", 2)
+		time.Sleep(5 * time.Second) // keep the load on a settled cluster for a moment
+		sent, failed := load.stop()
+		t.Logf("MEASURED consul server loss (%s, the leader): new leader %s after %v; KV written and read %v after the kill; %d requests at 50/s through Consul discovery, %d failed",
+			lost.Name, elected.node.Name, elected.after.Round(time.Millisecond), kvAfter.Round(time.Millisecond), sent, failed)
+		if failed > 0 {
+			t.Errorf("%d of %d requests failed while a Consul server was lost", failed, sent)
+		}
+		if err := s.RestartAgent(ctx, lost.Name+"/"+devstack.Consul); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("client node killed", func(t *testing.T) {
+		load := startLoad(t, consul, 50)
+		killed, err := s.KillNode("client-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		t.Logf("SIGKILLed %v and their tasks", killed)
+		// The Consul agent of client-2 died too: its instances leave the
+		// healthy set once Consul's servers see it fail (serf), and Nomad
+		// reschedules once the node misses its heartbeats.
+		devstacktest.Eventually(t, 5*time.Minute, "pingapp rescheduled onto client-1 and passing", func() error {
+			return servingOn(consul, "v2", 2, "client-1")
+		})
+		recovered := time.Since(at)
+		time.Sleep(5 * time.Second)
+		sent, failed := load.stop()
+		t.Logf("MEASURED client node killed: pingapp back to 2 passing instances (both on client-1) %v after the kill; %d of %d requests at 50/s failed (those sent to the dead instance before Consul marked it failed)",
+			recovered.Round(time.Millisecond), failed, sent)
+		for _, a := range killed {
+			if err := s.RestartAgent(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+type gateFunc func(context.Context, *nomadapi.Deployment) (rollout.Verdict, string, error)
+
+func (f gateFunc) Check(ctx context.Context, d *nomadapi.Deployment) (rollout.Verdict, string, error) {
+	return f(ctx, d)
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+type election struct {
+	node  devstack.Node
+	after time.Duration
+}
+
+// watchNewLeader polls the surviving servers every 50ms for a leader of
+// product other than old and sends it, with the time since since, once.
+func watchNewLeader(s *devstack.Stack, product string, old devstack.Node, since time.Time) <-chan election {
+	ch := make(chan election, 1)
+	go func() {
+		deadline := since.Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			n, err := s.LeaderNode(ctx, product)
+			cancel()
+			if err == nil && n.Name != old.Name {
+				ch <- election{n, time.Since(since)}
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		ch <- election{}
+	}()
+	return ch
+}
+
+func waitServing(t *testing.T, consul *consulapi.Client, version string, n int) {
+	t.Helper()
+	devstacktest.Eventually(t, 3*time.Minute, fmt.Sprintf("%d instances of %s passing", n, version), func() error {
+		return servingOn(consul, version, n, "")
+	})
+}
+
+// servingOn is nil when exactly n instances of version pass their checks
+// and answer /ping (all on node, if given).
+func servingOn(consul *consulapi.Client, version string, n int, node string) error {
+	entries, _, err := consul.Health().Service("pingapp", "version-"+version, true, nil)
+	if err != nil {
+		return err
+	}
+	if len(entries) != n {
+		return fmt.Errorf("%d passing instances of %s, want %d", len(entries), version, n)
+	}
+	for _, e := range entries {
+		if node != "" && e.Node.Node != node {
+			return fmt.Errorf("instance %s on %s, want %s", e.Service.ID, e.Node.Node, node)
+		}
+		if _, err := get(fmt.Sprintf("http://%s:%d/ping", e.Service.Address, e.Service.Port)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func answering(consul *consulapi.Client, version string) error {
+	entries, _, err := consul.Health().Service("pingapp", "version-"+version, true, nil)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("no passing instance of %s", version)
+	}
+	for _, e := range entries {
+		if _, err := get(fmt.Sprintf("http://%s:%d/ping", e.Service.Address, e.Service.Port)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// load sends rate requests a second to pingapp's passing instances, as
+// Consul lists them (refreshed every half second, as a DNS-backed ingress
+// would), round robin, and counts failures.
+type load struct {
+	sent, failed atomic.Int64
+	cancel       context.CancelFunc
+	done         chan struct{}
+}
+
+func startLoad(t *testing.T, consul *consulapi.Client, rate int) *load {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &load{cancel: cancel, done: make(chan struct{})}
+	var mu sync.Mutex
+	var targets []string
+	refresh := func() {
+		entries, _, err := consul.Health().Service("pingapp", "", true, &consulapi.QueryOptions{AllowStale: true})
+		if err != nil {
+			return // keep the last list, as an ingress keeps its last DNS answer
+		}
+		var ts []string
+		for _, e := range entries {
+			ts = append(ts, fmt.Sprintf("http://%s:%d/ping", e.Service.Address, e.Service.Port))
+		}
+		mu.Lock()
+		targets = ts
+		mu.Unlock()
+	}
+	refresh()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	go func() {
+		defer close(l.done)
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		refreshTick := time.NewTicker(500 * time.Millisecond)
+		defer refreshTick.Stop()
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		i := 0
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-refreshTick.C:
+				go refresh()
+			case <-tick.C:
+				mu.Lock()
+				ts := targets
+				mu.Unlock()
+				l.sent.Add(1)
+				if len(ts) == 0 {
+					l.failed.Add(1)
+					continue
+				}
+				target := ts[i%len(ts)]
+				i++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, err := hc.Get(target)
+					if err != nil {
+						l.failed.Add(1)
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						l.failed.Add(1)
+					}
+				}()
+			}
+		}
+	}()
+	return l
+}
+
+func (l *load) stop() (sent, failed int64) {
+	l.cancel()
+	<-l.done
+	return l.sent.Load(), l.failed.Load()
+}

@@ -1,0 +1,916 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	nomadapi "github.com/hashicorp/nomad/api"
+	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/hstack-dev/hstack/pkg/provision"
+	"github.com/hstack-dev/hstack/pkg/tools"
+	provisionscripts "github.com/hstack-dev/hstack/scripts/provision"
+)
+
+// The loopback cluster (`hstack dev up --cluster`): the stack with more
+// than one node. Postgres, Vault's initialisation and wiring, the waits,
+// the daemons, the env file and Down are the single-node stack's; what
+// differs is the node list and that each node's agents run the configs
+// scripts/provision renders for its role, as on the images and in Vagrant.
+
+// ClusterSpec is the shape of a cluster stack, kept in its state.
+type ClusterSpec struct {
+	Servers int    `json:"servers"`
+	Clients int    `json:"clients"`
+	Nodes   []Node `json:"nodes"`
+}
+
+// Vault's Shamir split in the cluster: every node is unsealed with
+// clusterUnsealThreshold of the clusterUnsealShares keys (kept in the 0600
+// state file, in dev only).
+const (
+	clusterUnsealShares    = 3
+	clusterUnsealThreshold = 2
+)
+
+// clusterProc is one agent of one node.
+type clusterProc struct {
+	node    Node
+	product string // Consul, Vault or Nomad
+}
+
+// name is the agent's key in the state file and its log's name.
+func (p clusterProc) name() string { return p.node.Name + "/" + p.product }
+
+// clusterProcs are the cluster's agents in start order: the Consul servers
+// (which elect a leader only once all of bootstrap_expect are up), the
+// Consul clients, the Vault nodes, the Nomad servers, the Nomad clients.
+func (s *Stack) clusterProcs() []clusterProc {
+	var ps []clusterProc
+	nodes := s.state.Cluster.Nodes
+	for _, step := range []struct {
+		product string
+		server  bool
+	}{{Consul, true}, {Consul, false}, {Vault, true}, {Nomad, true}, {Nomad, false}} {
+		for _, n := range nodes {
+			if n.Server == step.server {
+				ps = append(ps, clusterProc{n, step.product})
+			}
+		}
+	}
+	return ps
+}
+
+func (s *Stack) clusterProc(name string) (clusterProc, bool) {
+	if s.state.Cluster == nil {
+		return clusterProc{}, false
+	}
+	for _, p := range s.clusterProcs() {
+		if p.name() == name {
+			return p, true
+		}
+	}
+	return clusterProc{}, false
+}
+
+// nodeRoot is the node's directory, laid out as the scripts lay out /.
+func (s *Stack) nodeRoot(n Node) string { return s.path("nodes", n.Name) }
+
+func (s *Stack) procConfigDir(p clusterProc) string {
+	return provision.ConfigDir(s.nodeRoot(p.node), p.product)
+}
+
+func (s *Stack) procLog(p clusterProc) string {
+	return s.path("logs", p.node.Name+"-"+p.product+".log")
+}
+
+// clusterPorts are the products' standard ports, taken on each node's own
+// address. They are checked on every node before anything is written.
+var clusterTCPPorts = []int{8300, 8301, 8302, 8500, 8600, 4646, 4647, 4648, 8200, 8201}
+var clusterUDPPorts = []int{8301, 8302, 8600, 4648}
+
+func checkClusterPortsFree(nodes []Node) error {
+	for _, n := range nodes {
+		for _, p := range clusterTCPPorts {
+			l, err := net.Listen("tcp", net.JoinHostPort(n.Address, strconv.Itoa(p)))
+			if err != nil {
+				return fmt.Errorf("port %d on %s (%s) is already in use: another cluster is running there (stop it with `hstack dev down --dir DIR`)", p, n.Address, n.Name)
+			}
+			l.Close()
+		}
+		for _, p := range clusterUDPPorts {
+			c, err := net.ListenPacket("udp", net.JoinHostPort(n.Address, strconv.Itoa(p)))
+			if err != nil {
+				return fmt.Errorf("udp port %d on %s (%s) is already in use", p, n.Address, n.Name)
+			}
+			c.Close()
+		}
+	}
+	return nil
+}
+
+// clusterExtra are the dev-only additions each role gets beside the
+// rendered configs (the scripts' --extra-config): fast Raft timing, the
+// Vault wiring Nomad needs for workload identities, and tasks on loopback.
+func (s *Stack) clusterExtra() (map[string]map[string][]string, error) {
+	dir := s.path("cluster-extra")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	write := func(name string, f *hclwrite.File) (string, error) {
+		p := filepath.Join(dir, name)
+		return p, writeHCL(p, f)
+	}
+	consulServer, err := write("hstack-dev-consul.hcl", clusterConsulServerExtra())
+	if err != nil {
+		return nil, err
+	}
+	nomadServer, err := write("hstack-dev-nomad-server.hcl", s.clusterNomadExtra(true))
+	if err != nil {
+		return nil, err
+	}
+	nomadClient, err := write("hstack-dev-nomad-client.hcl", s.clusterNomadExtra(false))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]map[string][]string{
+		"server": {"consul": {consulServer}, "nomad": {nomadServer}},
+		"client": {"nomad": {nomadClient}},
+	}, nil
+}
+
+// clusterConsulServerExtra: Consul's production raft_multiplier (5) makes
+// an election take several seconds; a dev cluster on one host can afford
+// the tightest timing.
+func clusterConsulServerExtra() *hclwrite.File {
+	f := hclwrite.NewEmptyFile()
+	f.Body().AppendNewBlock("performance", nil).Body().SetAttributeValue("raft_multiplier", cty.NumberIntVal(1))
+	return f
+}
+
+// clusterNomadExtra is the vault block of a Nomad server (the identity it
+// signs for tasks) or client (the Vault its tasks read from), the server's
+// memory oversubscription as in the single-node stack, and a client's
+// tasks on lo: every client's tasks then listen on 127.0.0.1, which is why
+// each client has its own dynamic port range.
+func (s *Stack) clusterNomadExtra(server bool) *hclwrite.File {
+	f := hclwrite.NewEmptyFile()
+	b := f.Body()
+	v := b.AppendNewBlock("vault", nil).Body()
+	v.SetAttributeValue("enabled", cty.True)
+	v.SetAttributeValue("address", cty.StringVal(s.VaultAddr()))
+	v.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
+	if server {
+		id := v.AppendNewBlock("default_identity", nil).Body()
+		id.SetAttributeValue("aud", strs(VaultAudience))
+		id.SetAttributeValue("ttl", cty.StringVal("1h"))
+		sb := b.AppendNewBlock("server", nil).Body()
+		sb.AppendNewBlock("default_scheduler_config", nil).Body().SetAttributeValue("memory_oversubscription_enabled", cty.True)
+		return f
+	}
+	c := b.AppendNewBlock("client", nil).Body()
+	c.SetAttributeValue("network_interface", cty.StringVal("lo"))
+	return f
+}
+
+// renderCluster runs the embedded provisioning scripts for every node into
+// nodes/<name>: the configs a production server or client gets, with the
+// static join and the dev additions.
+func (s *Stack) renderCluster() error {
+	scripts := s.path("provision")
+	if err := provisionscripts.WriteTo(scripts); err != nil {
+		return err
+	}
+	// lib.sh takes the pinned versions from beside itself, as on an image.
+	if err := os.WriteFile(filepath.Join(scripts, "versions.env"), []byte(tools.VersionsEnv()), 0o644); err != nil {
+		return err
+	}
+	extra, err := s.clusterExtra()
+	if err != nil {
+		return err
+	}
+	for _, r := range ClusterRenders(s.path("nodes"), s.state.Cluster.Nodes, "") {
+		r.Extra = extra[r.Role]
+		cmd := exec.Command("bash", append([]string{filepath.Join(scripts, r.Role+".sh")}, r.Args("")...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("scripts/provision/%s.sh for %s: %w\n%s", r.Role, r.Name, err, out)
+		}
+	}
+	// Vault refuses a Raft directory others can read.
+	for _, n := range s.state.Cluster.Nodes {
+		if n.Server {
+			if err := os.Chmod(filepath.Join(s.nodeRoot(n), "opt", "vault", "data"), 0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Stack) startProc(p clusterProc) error {
+	cfg := s.procConfigDir(p)
+	var args []string
+	switch p.product {
+	case Consul:
+		args = []string{"agent", "-config-dir", cfg}
+	case Vault:
+		args = []string{"server", "-config", cfg}
+	case Nomad:
+		args = []string{"agent", "-config", cfg}
+	}
+	pid, err := startDaemon(s.nodeRoot(p.node), s.procLog(p), nil, s.state.Bins[p.product], args...)
+	if err != nil {
+		return err
+	}
+	s.state.PIDs[p.name()] = pid
+	return s.saveState()
+}
+
+// clusterVaultInit initialises Vault once, on the first server, and
+// unseals every node with the same keys: the others join its Raft cluster
+// (retry_join) as they are unsealed.
+func (s *Stack) clusterVaultInit(ctx context.Context) error {
+	var vaults []clusterProc
+	for _, p := range s.clusterProcs() {
+		if p.product != Vault {
+			continue
+		}
+		vaults = append(vaults, p)
+		if err := s.wait(ctx, p.name(), func(ctx context.Context) error {
+			c, err := s.nodeVault(p.node)
+			if err != nil {
+				return err
+			}
+			_, err = c.Sys().InitStatusWithContext(ctx)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	first, err := s.nodeVault(vaults[0].node)
+	if err != nil {
+		return err
+	}
+	inited, err := first.Sys().InitStatusWithContext(ctx)
+	if err != nil {
+		return err
+	}
+	if !inited {
+		resp, err := first.Sys().InitWithContext(ctx, &vaultapi.InitRequest{SecretShares: clusterUnsealShares, SecretThreshold: clusterUnsealThreshold})
+		if err != nil {
+			return fmt.Errorf("vault init: %w", err)
+		}
+		s.state.VaultUnsealKeys = resp.Keys
+		s.state.VaultToken = resp.RootToken
+		if err := s.saveState(); err != nil {
+			return err
+		}
+	}
+	for i, p := range vaults {
+		p := p
+		check := func(ctx context.Context) error { return s.unsealNode(ctx, p.node) }
+		if i == 0 {
+			check = func(ctx context.Context) error {
+				if err := s.unsealNode(ctx, p.node); err != nil {
+					return err
+				}
+				return s.vaultReady(ctx)
+			}
+		}
+		if err := s.wait(ctx, p.name(), check); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unsealNode hands a sealed node the unseal keys and reports whether it is
+// unsealed. A joining node takes them only once it has asked the leader to
+// join, so it is retried.
+func (s *Stack) unsealNode(ctx context.Context, n Node) error {
+	c, err := s.nodeVault(n)
+	if err != nil {
+		return err
+	}
+	h, err := c.Sys().HealthWithContext(ctx)
+	if err != nil {
+		return err
+	}
+	if !h.Sealed && h.Initialized {
+		return nil
+	}
+	var last error
+	for _, k := range s.state.VaultUnsealKeys[:clusterUnsealThreshold] {
+		st, err := c.Sys().UnsealWithContext(ctx, k)
+		if err != nil {
+			last = err
+			break
+		}
+		if !st.Sealed {
+			return nil
+		}
+	}
+	if last != nil {
+		return fmt.Errorf("vault on %s: unseal: %w", n.Name, last)
+	}
+	return fmt.Errorf("vault on %s still sealed", n.Name)
+}
+
+// clusterReady is the cluster as a whole: Raft groups of every server in
+// Consul, Nomad and Vault, and every Nomad client in Consul's catalog.
+func (s *Stack) clusterReady(ctx context.Context) error {
+	want := s.state.Cluster.Servers
+	peers, err := s.RaftPeers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, product := range []string{Consul, Nomad, Vault} {
+		if n := len(peers[product]); n != want {
+			return fmt.Errorf("%s has %d raft peers, want %d", product, n, want)
+		}
+	}
+	cc, err := s.ConsulClient()
+	if err != nil {
+		return err
+	}
+	svcs, _, err := cc.Health().Service("nomad-client", "", true, (&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	if len(svcs) != s.state.Cluster.Clients {
+		return fmt.Errorf("%d nomad clients passing in consul, want %d", len(svcs), s.state.Cluster.Clients)
+	}
+	return nil
+}
+
+// RaftPeers lists each product's Raft voters by address (a single-node
+// stack's Consul runs in dev mode, and is left out).
+func (s *Stack) RaftPeers(ctx context.Context) (map[string][]string, error) {
+	out := map[string][]string{}
+	cc, err := s.ConsulClient()
+	if err != nil {
+		return nil, err
+	}
+	cr, err := cc.Operator().RaftGetConfiguration((&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("consul raft: %w", err)
+	}
+	for _, srv := range cr.Servers {
+		if srv.Voter {
+			out[Consul] = append(out[Consul], srv.Address)
+		}
+	}
+	nc, err := s.NomadClient()
+	if err != nil {
+		return nil, err
+	}
+	nr, err := nc.Operator().RaftGetConfiguration((&nomadapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("nomad raft: %w", err)
+	}
+	for _, srv := range nr.Servers {
+		if srv.Voter {
+			out[Nomad] = append(out[Nomad], srv.Address)
+		}
+	}
+	vc, err := s.VaultClient()
+	if err != nil {
+		return nil, err
+	}
+	vr, err := vc.Sys().RaftAutopilotStateWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("vault raft: %w", err)
+	}
+	if vr != nil {
+		for _, srv := range vr.Servers {
+			if srv.Status == "leader" || srv.Status == "voter" {
+				out[Vault] = append(out[Vault], srv.Address)
+			}
+		}
+	}
+	return out, nil
+}
+
+// procConsulLeader: the node's own agent knows a leader.
+func (s *Stack) procConsulLeader(ctx context.Context, n Node) error {
+	c, err := s.nodeConsul(n)
+	if err != nil {
+		return err
+	}
+	l, err := c.Status().Leader()
+	if err != nil {
+		return err
+	}
+	if l == "" {
+		return errors.New("no consul leader yet")
+	}
+	return nil
+}
+
+func (s *Stack) procNomadLeader(ctx context.Context, n Node) error {
+	c, err := s.nodeNomad(n)
+	if err != nil {
+		return err
+	}
+	l, err := c.Status().Leader()
+	if err != nil {
+		return err
+	}
+	if l == "" {
+		return errors.New("no nomad leader yet")
+	}
+	return nil
+}
+
+// nomadNodeReady: the client n is registered, ready, with raw_exec healthy.
+func (s *Stack) nomadNodeReady(ctx context.Context, n Node) error {
+	c, err := s.NomadClient()
+	if err != nil {
+		return err
+	}
+	nodes, _, err := c.Nodes().List((&nomadapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	for _, nd := range nodes {
+		if nd.Name != n.Name {
+			continue
+		}
+		if nd.Status != nomadapi.NodeStatusReady {
+			return fmt.Errorf("node %s is %s", nd.Name, nd.Status)
+		}
+		if d, ok := nd.Drivers["raw_exec"]; !ok || !d.Healthy {
+			return fmt.Errorf("node %s: raw_exec driver not healthy yet", nd.Name)
+		}
+		return nil
+	}
+	return fmt.Errorf("node %s not registered with the servers yet", n.Name)
+}
+
+// Per-node API clients, built once each (see Stack.clientsMu).
+func (s *Stack) nodeConsul(n Node) (*consulapi.Client, error) {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if c := s.nodeClients.consul[n.Name]; c != nil {
+		return c, nil
+	}
+	cfg := consulapi.DefaultConfig()
+	cfg.Address = net.JoinHostPort(n.Address, "8500")
+	cfg.Scheme = "http"
+	cfg.Token, cfg.TokenFile = "", ""
+	cfg.TLSConfig = consulapi.TLSConfig{}
+	c, err := consulapi.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.nodeClients.consul == nil {
+		s.nodeClients.consul = map[string]*consulapi.Client{}
+	}
+	s.nodeClients.consul[n.Name] = c
+	return c, nil
+}
+
+func (s *Stack) nodeNomad(n Node) (*nomadapi.Client, error) {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if c := s.nodeClients.nomad[n.Name]; c != nil {
+		return c, nil
+	}
+	cfg := nomadapi.DefaultConfig()
+	cfg.Address = "http://" + net.JoinHostPort(n.Address, "4646")
+	cfg.SecretID, cfg.Namespace, cfg.Region = "", "", ""
+	cfg.TLSConfig = &nomadapi.TLSConfig{}
+	c, err := nomadapi.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.nodeClients.nomad == nil {
+		s.nodeClients.nomad = map[string]*nomadapi.Client{}
+	}
+	s.nodeClients.nomad[n.Name] = c
+	return c, nil
+}
+
+// nodeVault is unauthenticated: health, init and unseal need no token.
+func (s *Stack) nodeVault(n Node) (*vaultapi.Client, error) {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if c := s.nodeClients.vault[n.Name]; c != nil {
+		return c, nil
+	}
+	cfg := vaultapi.DefaultConfig()
+	if cfg.Error != nil {
+		return nil, cfg.Error
+	}
+	cfg.Address = "http://" + net.JoinHostPort(n.Address, "8200")
+	if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{}); err != nil {
+		return nil, err
+	}
+	c, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.ClearToken()
+	c.ClearNamespace()
+	if s.nodeClients.vault == nil {
+		s.nodeClients.vault = map[string]*vaultapi.Client{}
+	}
+	s.nodeClients.vault[n.Name] = c
+	return c, nil
+}
+
+// procStatus is one agent's line of `dev status`: its health and, for a
+// server, whether it leads its Raft group.
+func (s *Stack) procStatus(ctx context.Context, p clusterProc) (role string, err error) {
+	switch p.product {
+	case Consul:
+		c, err := s.nodeConsul(p.node)
+		if err != nil {
+			return "", err
+		}
+		l, err := c.Status().Leader()
+		if err != nil {
+			return "", err
+		}
+		if !p.node.Server {
+			if l == "" {
+				return "", errors.New("no consul leader")
+			}
+			return "client", nil
+		}
+		return leaderOrFollower(l, p.node.Address), nil
+	case Nomad:
+		c, err := s.nodeNomad(p.node)
+		if err != nil {
+			return "", err
+		}
+		if !p.node.Server {
+			self, err := c.Agent().Self()
+			if err != nil {
+				return "", err
+			}
+			_ = self
+			return "client (" + ClusterZone(s.state.Cluster.Nodes, p.node) + ")", s.nomadNodeReady(ctx, p.node)
+		}
+		l, err := c.Status().Leader()
+		if err != nil {
+			return "", err
+		}
+		return leaderOrFollower(l, p.node.Address), nil
+	case Vault:
+		c, err := s.nodeVault(p.node)
+		if err != nil {
+			return "", err
+		}
+		h, err := c.Sys().HealthWithContext(ctx)
+		if err != nil {
+			return "", err
+		}
+		if !h.Initialized || h.Sealed {
+			return "", fmt.Errorf("initialized=%v sealed=%v", h.Initialized, h.Sealed)
+		}
+		if h.Standby {
+			return "standby", nil
+		}
+		return "active", nil
+	}
+	return "", fmt.Errorf("unknown product %s", p.product)
+}
+
+// leaderOrFollower: leader is host:port as the products report it.
+func leaderOrFollower(leader, addr string) string {
+	if leader == "" {
+		return "no leader"
+	}
+	if h, _, err := net.SplitHostPort(leader); err == nil && h == addr {
+		return "leader"
+	}
+	return "follower"
+}
+
+// ClusterZone is the zone client n carries in its node meta (round robin
+// over ClusterZones, as ClusterRenders assigns them).
+func ClusterZone(nodes []Node, n Node) string {
+	i := 0
+	for _, m := range nodes {
+		if !m.Client {
+			continue
+		}
+		if m.Name == n.Name {
+			return ClusterZones[i%len(ClusterZones)]
+		}
+		i++
+	}
+	return ""
+}
+
+// KillAgent SIGKILLs one agent of the cluster ("server-2/nomad"), as a
+// crash would, and returns its pid. Failure tests use it.
+func (s *Stack) KillAgent(name string) (int, error) {
+	p, ok := s.clusterProc(name)
+	if !ok {
+		return 0, fmt.Errorf("no agent %s in the cluster", name)
+	}
+	pid := s.state.PIDs[p.name()]
+	if !processAlive(pid, s.procConfigDir(p)) {
+		return 0, fmt.Errorf("%s is not running", name)
+	}
+	if err := killProcess(pid, s.procConfigDir(p)); err != nil {
+		return 0, err
+	}
+	return pid, nil
+}
+
+// Nodes are the stack's nodes: a cluster's, or the single node.
+func (s *Stack) Nodes() []Node {
+	if s.state.Cluster != nil {
+		return append([]Node(nil), s.state.Cluster.Nodes...)
+	}
+	return s.nodes()
+}
+
+// IsCluster reports whether the stack is a multi-node cluster.
+func (s *Stack) IsCluster() bool { return s.state.Cluster != nil }
+
+// serverURLs are product's API addresses on every server node, the first
+// server's first (hstack's clients try them in turn, pkg/failover).
+func (s *Stack) serverURLs(product string) []*url.URL {
+	var us []*url.URL
+	for _, n := range s.state.Cluster.Nodes {
+		if n.Server {
+			u, _ := url.Parse(s.NodeAddr(n, product))
+			us = append(us, u)
+		}
+	}
+	return us
+}
+
+func joinURLs(us []*url.URL) string {
+	var ss []string
+	for _, u := range us {
+		ss = append(ss, u.String())
+	}
+	return strings.Join(ss, ",")
+}
+
+// NodeAddr is the API address of product on node ("http://127.0.0.12:4646").
+func (s *Stack) NodeAddr(n Node, product string) string {
+	port := map[string]string{Consul: "8500", Nomad: "4646", Vault: "8200"}[product]
+	return "http://" + net.JoinHostPort(n.Address, port)
+}
+
+// KillNode SIGKILLs every agent of node and, on a client, every task it
+// runs, as a host dying would. It returns the agents it killed.
+func (s *Stack) KillNode(node string) ([]string, error) {
+	var killed []string
+	var root string
+	for _, p := range s.clusterProcs() {
+		if p.node.Name != node {
+			continue
+		}
+		root = s.nodeRoot(p.node)
+		if _, err := s.KillAgent(p.name()); err != nil {
+			return killed, err
+		}
+		killed = append(killed, p.name())
+	}
+	if root == "" {
+		return nil, fmt.Errorf("no node %s in the cluster", node)
+	}
+	for _, pid := range processesUnder(root) {
+		_ = killProcess(pid, "")
+	}
+	return killed, nil
+}
+
+// RestartAgent starts a stopped agent again on its data (it rejoins its
+// cluster) and waits until it is healthy.
+func (s *Stack) RestartAgent(ctx context.Context, name string) error {
+	p, ok := s.clusterProc(name)
+	if !ok {
+		return fmt.Errorf("no agent %s in the cluster", name)
+	}
+	if processAlive(s.state.PIDs[name], s.procConfigDir(p)) {
+		return nil
+	}
+	if err := s.startProc(p); err != nil {
+		return err
+	}
+	check := func(ctx context.Context) error { _, err := s.procStatus(ctx, p); return err }
+	if p.product == Vault {
+		check = func(ctx context.Context) error { return s.unsealNode(ctx, p.node) }
+	}
+	return s.wait(ctx, name, check)
+}
+
+// LeaderNode is the server node whose product agent leads its Raft group,
+// as the other servers see it.
+func (s *Stack) LeaderNode(ctx context.Context, product string) (Node, error) {
+	for _, n := range s.state.Cluster.Nodes {
+		if !n.Server {
+			continue
+		}
+		var leader string
+		switch product {
+		case Nomad:
+			c, err := s.nodeNomad(n)
+			if err != nil {
+				return Node{}, err
+			}
+			if leader, err = c.Status().Leader(); err != nil {
+				continue
+			}
+		case Consul:
+			c, err := s.nodeConsul(n)
+			if err != nil {
+				return Node{}, err
+			}
+			if leader, err = c.Status().Leader(); err != nil {
+				continue
+			}
+		case Vault:
+			c, err := s.nodeVault(n)
+			if err != nil {
+				return Node{}, err
+			}
+			h, err := c.Sys().HealthWithContext(ctx)
+			if err != nil || h.Sealed || h.Standby {
+				continue
+			}
+			return n, nil
+		}
+		host, _, _ := net.SplitHostPort(leader)
+		for _, m := range s.state.Cluster.Nodes {
+			if m.Server && m.Address == host {
+				return m, nil
+			}
+		}
+	}
+	return Node{}, fmt.Errorf("no %s leader", product)
+}
+
+// planCluster makes s the cluster opts asks for: its nodes, their ports
+// checked free, the products' standard ports on each node's address (the
+// Postgres on 127.0.0.1 takes a free port, leaving 5432 to a single-node
+// stack).
+func (s *Stack) planCluster(opts Options) error {
+	if opts.Secure {
+		return errors.New("--cluster with --secure is not supported yet: the cluster runs the provisioning scripts' dev mode")
+	}
+	clients := opts.Clients
+	if clients == 0 {
+		clients = 2
+	}
+	if clients < 2 {
+		return fmt.Errorf("--clients %d: a cluster needs at least 2 client nodes", clients)
+	}
+	nodes, err := ClusterNodes(3, clients)
+	if err != nil {
+		return err
+	}
+	if err := checkClusterPortsFree(nodes); err != nil {
+		return err
+	}
+	pg := s.Ports.Postgres
+	if opts.Ports == nil {
+		free, err := FreePorts()
+		if err != nil {
+			return err
+		}
+		pg = free.Postgres
+	}
+	s.Ports = StandardPorts()
+	s.Ports.Postgres = pg
+	s.state.Cluster = &ClusterSpec{Servers: 3, Clients: clients, Nodes: nodes}
+	return nil
+}
+
+// resetClusterDirs removes what a previous cluster left (every start is a
+// fresh cluster, as it is a fresh single node), its task mounts first.
+func (s *Stack) resetClusterDirs() error {
+	if os.Geteuid() == 0 {
+		if err := unmountUnder(s.path("nodes")); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{"nodes", "cluster-extra", "provision"} {
+		if err := os.RemoveAll(s.path(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shape names what a stack is, for the restart message.
+func (s *Stack) shape() string {
+	if s.state.Cluster != nil {
+		return fmt.Sprintf("a cluster of %d servers and %d clients", s.state.Cluster.Servers, s.state.Cluster.Clients)
+	}
+	return "a single node"
+}
+
+func shapeOf(o Options) string {
+	if o.Cluster {
+		c := o.Clients
+		if c == 0 {
+			c = 2
+		}
+		return fmt.Sprintf("a cluster of %d servers and %d clients", 3, c)
+	}
+	return "a single node"
+}
+
+var standardPort = map[string]func(Ports) int{
+	Consul: func(p Ports) int { return p.ConsulHTTP },
+	Nomad:  func(p Ports) int { return p.NomadHTTP },
+	Vault:  func(p Ports) int { return p.VaultAPI },
+}
+
+// clusterComponents are the cluster's agents as components of the table's
+// shape, in start order (clusterProcs). The first renders every node;
+// each Raft group starts together; the first Vault initialises the
+// cluster's Vault and each Vault is unsealed; the last Nomad server waits
+// for the keyring, the last client for the whole cluster.
+func (s *Stack) clusterComponents() []component {
+	procs := s.clusterProcs()
+	var cs []component
+	for i, p := range procs {
+		p := p
+		c := component{
+			name: p.name(), bin: p.product, port: standardPort[p.product], host: p.node.Address,
+			markerPath: s.procConfigDir(p), logFile: s.procLog(p),
+			group: p.product + " servers", starting: "starting",
+			start: func(s *Stack, ctx context.Context) error { return s.startProc(p) },
+			role:  func(s *Stack, ctx context.Context) (string, error) { return s.procStatus(ctx, p) },
+			// SIGINT: servers leave no Raft group (Consul's
+			// skip_leave_on_interrupt, Nomad's leave_on_interrupt off): the
+			// whole cluster goes, and servers leaving one after another
+			// would wait on a lost quorum at the end.
+			stop: func(s *Stack) error {
+				return stopProcessWith(s.state.PIDs[p.name()], s.procConfigDir(p), 15*time.Second, syscall.SIGINT)
+			},
+		}
+		if !p.node.Server {
+			c.group = p.product + " clients"
+		}
+		if i == 0 {
+			c.start = func(s *Stack, ctx context.Context) error {
+				if err := s.renderCluster(); err != nil {
+					return err
+				}
+				return s.startProc(p)
+			}
+		}
+		switch {
+		case p.product == Consul:
+			c.ready = func(s *Stack, ctx context.Context) error { return s.procConsulLeader(ctx, p.node) }
+		case p.product == Vault:
+			c.group = "vault (raft)"
+			c.ready = func(s *Stack, ctx context.Context) error { return s.unsealNode(ctx, p.node) }
+			if procs[i-1].product != Vault {
+				c.beforeReady = func(s *Stack, ctx context.Context) error { return s.clusterVaultInit(ctx) }
+				c.afterReady = func(s *Stack, ctx context.Context) error { return s.wait(ctx, Vault, s.vaultReady) }
+			}
+		case p.node.Server:
+			c.ready = func(s *Stack, ctx context.Context) error { return s.procNomadLeader(ctx, p.node) }
+			if !procs[i+1].node.Server {
+				c.afterReady = func(s *Stack, ctx context.Context) error { return s.wait(ctx, "nomad keyring", s.nomadServerReady) }
+			}
+		default:
+			c.starting = "starting (raw_exec)"
+			c.ready = func(s *Stack, ctx context.Context) error { return s.nomadNodeReady(ctx, p.node) }
+			root := s.nodeRoot(p.node)
+			// Nomad leaves its tasks running when the agent stops, by
+			// design; the dev stack owns them, so they go too.
+			c.afterStop = func(s *Stack) error {
+				if err := stopAll(processesUnder(root)); err != nil {
+					return fmt.Errorf("%s tasks: %w", p.node.Name, err)
+				}
+				if os.Geteuid() == 0 {
+					if err := unmountUnder(root); err != nil {
+						return fmt.Errorf("%s task mounts: %w", p.node.Name, err)
+					}
+				}
+				return nil
+			}
+			if i == len(procs)-1 {
+				c.afterReady = func(s *Stack, ctx context.Context) error { return s.wait(ctx, "cluster", s.clusterReady) }
+			}
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
