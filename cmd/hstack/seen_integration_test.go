@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,6 +231,20 @@ func TestReleaseAsPeopleSeeIt(t *testing.T) {
 		t.Errorf("rolled-back deploy does not link the deployments page:\n%s", out)
 	}
 	t.Run("nomad UI after a rollback", func(t *testing.T) {
+		// What the page must show, as Nomad's API has it (logged: should
+		// the page not show it, this says whether the UI or Nomad is off).
+		deps, _, err := nomad.Jobs().Deployments("pingapp", false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := false
+		for _, d := range deps {
+			t.Logf("deployment %s: job version %d %s", d.ID[:8], d.JobVersion, d.Status)
+			failed = failed || d.Status == "failed"
+		}
+		if !failed {
+			t.Error("Nomad lists no failed deployment: reaped by its deployment GC (see deployment_gc_threshold in pkg/devstack)?")
+		}
 		b.Open(t, browsertest.Page{
 			Name: "nomad-deployments-rolled-back", URL: ui.Deployments("pingapp"), Docs: "nomad-ui-rollback",
 			Want:   []string{"FAILED", "SUCCESSFUL", "pingapp"},
@@ -261,7 +276,10 @@ func TestReleaseAsPeopleSeeIt(t *testing.T) {
 			return nil
 		})
 		b.Open(t, browsertest.Page{
-			Name: "alertmanager-alerts", URL: am + "/#/alerts",
+			// Filtered as a person looking for it would: with more than one
+			// alert group (the bad canary's AppHighErrorRate may have
+			// fired too) the page folds every group to its name.
+			Name: "alertmanager-alerts", URL: am + "/#/alerts?filter=" + url.QueryEscape(`{alertname="InstanceDown",app="pingapp"}`),
 			Want: []string{`alertname="InstanceDown"`, `app="pingapp"`, `severity="critical"`},
 		})
 	})

@@ -15,9 +15,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hstack-dev/hstack/pkg/testenv"
@@ -44,6 +46,13 @@ type Browser struct {
 	ctx context.Context
 	// Dir holds the screenshots.
 	Dir string
+
+	mu sync.Mutex
+	// failed are the requests of the page being checked that failed or
+	// answered an HTTP error: a single-page app shows little of a failed
+	// API call, so a check that fails says which.
+	failed []string
+	urls   map[network.RequestID]string // of the page's requests
 }
 
 // Find returns Debian's chromium.
@@ -102,7 +111,49 @@ func Start(t testing.TB) *Browser {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(Width, Height)); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	return &Browser{ctx: ctx, Dir: dir}
+	b := &Browser{ctx: ctx, Dir: dir, urls: map[network.RequestID]string{}}
+	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *Browser) onEvent(ev any) {
+	var f string
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		b.mu.Lock()
+		b.urls[e.RequestID] = e.Request.Method + " " + e.Request.URL
+		b.mu.Unlock()
+	case *network.EventResponseReceived:
+		if e.Response.Status >= 400 {
+			f = fmt.Sprintf("%s: HTTP %d", e.Response.URL, e.Response.Status)
+		}
+	case *network.EventLoadingFailed:
+		// Watchers abort their blocking queries on every page change.
+		if !e.Canceled {
+			b.mu.Lock()
+			f = fmt.Sprintf("%s: %s", b.urls[e.RequestID], e.ErrorText)
+			b.mu.Unlock()
+		}
+	}
+	if f != "" {
+		b.mu.Lock()
+		b.failed = append(b.failed, f)
+		b.mu.Unlock()
+	}
+}
+
+// failures reports the failed requests since the last call.
+func (b *Browser) failures() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	failed := b.failed
+	b.failed, b.urls = nil, map[network.RequestID]string{}
+	if len(failed) == 0 {
+		return ""
+	}
+	return "\n  failed requests:\n    " + strings.Join(failed, "\n    ")
 }
 
 // screenshotDir is where t's screenshots go: with `go test -artifacts`,
@@ -179,6 +230,7 @@ func (b *Browser) Check(p Page) (Seen, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
 	defer cancel()
 	seen := Seen{Screenshot: filepath.Join(b.Dir, p.Name+".png")}
+	b.failures() // the previous page's
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(p.URL))
 	if err != nil {
 		return seen, fmt.Errorf("%s: open %s: %w", p.Name, p.URL, err)
@@ -224,8 +276,8 @@ func (b *Browser) Check(p Page) (Seen, error) {
 				missing = append(missing, fmt.Sprintf("%q", w))
 			}
 		}
-		return seen, fmt.Errorf("%s: %s does not show %s within %v (screenshot %s); it shows:\n%s",
-			p.Name, p.URL, strings.Join(missing, ", "), timeout, seen.Screenshot, firstLines(seen.Text, 60))
+		return seen, fmt.Errorf("%s: %s does not show %s within %v (screenshot %s); it shows:\n%s%s",
+			p.Name, p.URL, strings.Join(missing, ", "), timeout, seen.Screenshot, firstLines(seen.Text, 60), b.failures())
 	}
 	return seen, nil
 }
