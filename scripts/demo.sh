@@ -81,10 +81,16 @@ The dev stack is up, running hstack.hcl's dev environment:
   hstack status pingapp --env dev      hstack history pingapp
   hstack services                      hstack db creds --env dev reporting
 
-Watch pingapp scale (count, bounds and the last scaling events, by hand or
-by the Nomad Autoscaler; docs/runbooks.md):
-  hstack scale --reason demo pingapp 2
+Watch pingapp scale: hstack status shows its count, its bounds and the last
+scaling events (docs/runbooks.md, "Scaling by hand" and "Scaling automatically").
+In one terminal:
   watch -n 2 hstack status pingapp
+and in another, scale it by hand (recorded as a scaling event):
+  hstack scale --reason demo pingapp 2
+The Nomad Autoscaler scales it by itself where pingapp has a scaling block
+(hstack.hcl's prod environment). To watch that happen on this machine, under
+a load step through the ingress, with the time to new instances passing:
+  go test ./pkg/render -run TestAutoscalerScalesPingappUnderLoad -count=1 -v
 
 Use the products' CLIs against it:  source .hstack/dev.env
 Stop everything:                     make demo-down

@@ -68,17 +68,7 @@ func TestDeployReleases(t *testing.T) {
 		t.Fatalf("first deploy exited %d:\n%s", code, out)
 	}
 	ingress := fmt.Sprintf("http://127.0.0.1:%d/ping", ingressPort)
-	devstacktest.Eventually(t, time.Minute, "ping through the ingress", func() error {
-		resp, err := http.Get(ingress)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
+	waitPing(t, ingress, time.Minute)
 
 	t.Run("no changes", func(t *testing.T) {
 		out, code := deploy("1.0.0", "pingapp")
@@ -279,6 +269,22 @@ func TestDeployReleases(t *testing.T) {
 // hstack's own load generator, so the test and a rollout's load_test
 // measure requests the same way.
 type load struct{ run *loadgen.Run }
+
+// waitPing waits until url answers 200.
+func waitPing(t *testing.T, url string, timeout time.Duration) {
+	t.Helper()
+	devstacktest.Eventually(t, timeout, "ping through the ingress", func() error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
 
 func startLoad(t *testing.T, url string, perSecond int) *load {
 	t.Helper()

@@ -63,7 +63,7 @@ func TestDeployPreflightRefusesWithoutVault(t *testing.T) {
 			t.Fatal(err)
 		}
 		dead := "http://" + l.Addr().String()
-		l.Close()
+		_ = l.Close() // closed on purpose: nothing listens there now
 		out, code := deploy(append(env, "VAULT_ADDR="+dead))
 		if code != 3 || !strings.Contains(out, "vault: reachable") || !strings.Contains(out, "nothing was registered") {
 			t.Errorf("exit %d, want 3 naming Vault:\n%s", code, out)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -175,17 +174,7 @@ func TestSecureReleasePath(t *testing.T) {
 			t.Fatalf("first deploy exited %d:\n%s", code, out)
 		}
 		ingress := fmt.Sprintf("http://127.0.0.1:%d/ping", ex.ingressPort)
-		devstacktest.Eventually(t, 2*time.Minute, "ping through the ingress", func() error {
-			resp, err := http.Get(ingress)
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("status %d", resp.StatusCode)
-			}
-			return nil
-		})
+		waitPing(t, ingress, 2*time.Minute)
 		load := startLoad(t, ingress, 20)
 		out, code := deploy(deployer, "2.0.0", "--json", "pingapp")
 		load.stop()

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -146,6 +149,15 @@ func TestReleaseAsPeopleSeeIt(t *testing.T) {
 		if code != 0 || !strings.Contains(st, "Nomad UI: "+ui.Job("pingapp")) {
 			t.Errorf("status exit %d lacks the job page link:\n%s", code, st)
 		}
+		// make demo ends with this link, read the way scripts/demo.sh
+		// reads it: `hstack status pingapp --json | jq -r .ui`, stdout only.
+		cmd := exec.Command(ex.hstack, "status", "pingapp", "--json")
+		cmd.Env = env
+		js, err := cmd.Output()
+		var got struct{ UI string }
+		if err != nil || json.Unmarshal(js, &got) != nil || got.UI != ui.Job("pingapp") {
+			t.Errorf("status --json: ui %q, want %q (%v):\n%s", got.UI, ui.Job("pingapp"), err, js)
+		}
 	})
 
 	prom := "http://" + passingService(t, consul, "prometheus")
@@ -219,6 +231,20 @@ func TestReleaseAsPeopleSeeIt(t *testing.T) {
 		t.Errorf("rolled-back deploy does not link the deployments page:\n%s", out)
 	}
 	t.Run("nomad UI after a rollback", func(t *testing.T) {
+		// What the page must show, as Nomad's API has it (logged: should
+		// the page not show it, this says whether the UI or Nomad is off).
+		deps, _, err := nomad.Jobs().Deployments("pingapp", false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := false
+		for _, d := range deps {
+			t.Logf("deployment %s: job version %d %s", d.ID[:8], d.JobVersion, d.Status)
+			failed = failed || d.Status == "failed"
+		}
+		if !failed {
+			t.Error("Nomad lists no failed deployment: reaped by its deployment GC (see deployment_gc_threshold in pkg/devstack)?")
+		}
 		b.Open(t, browsertest.Page{
 			Name: "nomad-deployments-rolled-back", URL: ui.Deployments("pingapp"), Docs: "nomad-ui-rollback",
 			Want:   []string{"FAILED", "SUCCESSFUL", "pingapp"},
@@ -250,7 +276,10 @@ func TestReleaseAsPeopleSeeIt(t *testing.T) {
 			return nil
 		})
 		b.Open(t, browsertest.Page{
-			Name: "alertmanager-alerts", URL: am + "/#/alerts",
+			// Filtered as a person looking for it would: with more than one
+			// alert group (the bad canary's AppHighErrorRate may have
+			// fired too) the page folds every group to its name.
+			Name: "alertmanager-alerts", URL: am + "/#/alerts?filter=" + url.QueryEscape(`{alertname="InstanceDown",app="pingapp"}`),
 			Want: []string{`alertname="InstanceDown"`, `app="pingapp"`, `severity="critical"`},
 		})
 	})
@@ -397,7 +426,7 @@ func prometheusUI(t *testing.T, prom string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the redirect is read
 	loc, err := resp.Location()
 	if err != nil {
 		t.Fatalf("GET %s/: %s, no redirect to the UI: %v", prom, resp.Status, err)

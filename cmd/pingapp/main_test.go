@@ -144,7 +144,7 @@ func TestLifecycle(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill() })
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // it may have exited already
 	logs := watchLog(stderr)
 
 	url := "http://" + logs.waitFor(t, regexp.MustCompile(`msg="pingapp starting".* listen=(\S+)`))[1]

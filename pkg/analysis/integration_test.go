@@ -183,7 +183,7 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close() // it only picked a free port
 
 	logPath := filepath.Join(dir, "prometheus.log")
 	logf, err := os.Create(logPath)
@@ -209,7 +209,7 @@ scrape_configs:
 	for {
 		resp, err := http.Get(url + "/-/ready")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // the test has what it needs from the response
 			if resp.StatusCode == http.StatusOK {
 				return url
 			}

@@ -25,12 +25,12 @@ func TestSmoke(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write([]byte("pong\n"))
+		_, _ = w.Write([]byte("pong\n")) // a fake answering the client under test
 	})
 	broken := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 	})
-	wrongBody := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("pang")) })
+	wrongBody := serve(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("pang")) })
 	redirect := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://"+pong+"/ping", http.StatusFound)
 	})
@@ -48,7 +48,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed := l.Addr().String()
-	l.Close()
+	_ = l.Close() // closed on purpose: nothing listens there now
 
 	st := &stackfile.SmokeTest{Name: "ping", Path: "/ping", ExpectStatus: 200, ExpectBody: "pong", Timeout: 300 * time.Millisecond}
 	addrs := []string{pong, broken, wrongBody, redirect, slow, closed, "no-port"}
@@ -96,7 +96,7 @@ func TestSmokeDefaultsAndCustomStatus(t *testing.T) {
 	if !rs[0].OK {
 		t.Errorf("expect_status 301: %+v", rs[0])
 	}
-	ok := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("anything")) })
+	ok := serve(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("anything")) })
 	rs = Smoke(context.Background(), nil, &stackfile.SmokeTest{Path: "/"}, []string{ok}) // status 200, any body
 	if !rs[0].OK {
 		t.Errorf("defaults: %+v", rs[0])

@@ -3,7 +3,8 @@ package analysis
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -105,7 +106,7 @@ func Render(q string, t Target) (string, error) {
 	}
 	tpl, _ := parseQuery(q) // parsed fine just above
 	var empty []string
-	for _, f := range sorted(fieldsOf(tpl).unguarded) {
+	for _, f := range slices.Sorted(maps.Keys(fieldsOf(tpl).unguarded)) {
 		if !t.isSet(f) {
 			empty = append(empty, "."+f)
 		}
@@ -123,7 +124,7 @@ func Render(q string, t Target) (string, error) {
 
 func unknownFields(tpl *template.Template) []string {
 	var out []string
-	for _, f := range sorted(fieldsOf(tpl).all) {
+	for _, f := range slices.Sorted(maps.Keys(fieldsOf(tpl).all)) {
 		if !known(f) {
 			out = append(out, "."+f)
 		}
@@ -132,12 +133,7 @@ func unknownFields(tpl *template.Template) []string {
 }
 
 func known(f string) bool {
-	for _, k := range fieldNames {
-		if k == f {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(fieldNames, f)
 }
 
 // fieldUse holds the top-level fields a template reads from its data (.X
@@ -238,15 +234,6 @@ func bareField(p *parse.PipeNode) string {
 		}
 	}
 	return ""
-}
-
-func sorted(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for f := range set {
-		out = append(out, f)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func plural(items []string, noun string) string {

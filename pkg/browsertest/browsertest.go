@@ -8,15 +8,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hstack-dev/hstack/pkg/testenv"
@@ -34,7 +37,8 @@ const (
 const ScreenshotsEnv = "HSTACK_SCREENSHOTS"
 
 // KeepEnv, when set, keeps every test's screenshots; they are always kept
-// when the test fails.
+// when the test fails, and `go test -artifacts` keeps them under
+// -outputdir.
 const KeepEnv = "HSTACK_KEEP_SCREENSHOTS"
 
 // Browser is one headless chromium for a test.
@@ -42,6 +46,13 @@ type Browser struct {
 	ctx context.Context
 	// Dir holds the screenshots.
 	Dir string
+
+	mu sync.Mutex
+	// failed are the requests of the page being checked that failed or
+	// answered an HTTP error: a single-page app shows little of a failed
+	// API call, so a check that fails says which.
+	failed []string
+	urls   map[network.RequestID]string // of the page's requests
 }
 
 // Find returns Debian's chromium.
@@ -62,17 +73,10 @@ func Start(t testing.TB) *Browser {
 	if err != nil {
 		testenv.Missing(t, "browser test: "+err.Error())
 	}
-	dir, err := os.MkdirTemp("", "hstack-screenshots-")
+	dir, err := screenshotDir(t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv(KeepEnv) != "" {
-			t.Logf("screenshots kept in %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir) // best effort, like t.TempDir's own cleanup
-	})
 	profile := t.TempDir()
 	// A closed network: every flag that stops chromium from calling home
 	// (component updates, sync, QUIC probes, field trials) avoids a stall
@@ -107,7 +111,71 @@ func Start(t testing.TB) *Browser {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(Width, Height)); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	return &Browser{ctx: ctx, Dir: dir}
+	b := &Browser{ctx: ctx, Dir: dir, urls: map[network.RequestID]string{}}
+	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *Browser) onEvent(ev any) {
+	var f string
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		b.mu.Lock()
+		b.urls[e.RequestID] = e.Request.Method + " " + e.Request.URL
+		b.mu.Unlock()
+	case *network.EventResponseReceived:
+		if e.Response.Status >= 400 {
+			f = fmt.Sprintf("%s: HTTP %d", e.Response.URL, e.Response.Status)
+		}
+	case *network.EventLoadingFailed:
+		// Watchers abort their blocking queries on every page change.
+		if !e.Canceled {
+			b.mu.Lock()
+			f = fmt.Sprintf("%s: %s", b.urls[e.RequestID], e.ErrorText)
+			b.mu.Unlock()
+		}
+	}
+	if f != "" {
+		b.mu.Lock()
+		b.failed = append(b.failed, f)
+		b.mu.Unlock()
+	}
+}
+
+// failures reports the failed requests since the last call.
+func (b *Browser) failures() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	failed := b.failed
+	b.failed, b.urls = nil, map[network.RequestID]string{}
+	if len(failed) == 0 {
+		return ""
+	}
+	return "\n  failed requests:\n    " + strings.Join(failed, "\n    ")
+}
+
+// screenshotDir is where t's screenshots go: with `go test -artifacts`,
+// t's artifact directory (under -outputdir, kept); otherwise a temporary
+// directory, removed after the test unless it failed or KeepEnv is set
+// (t.ArtifactDir alone would lose a failed run's screenshots).
+func screenshotDir(t testing.TB) (string, error) {
+	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
+		return t.ArtifactDir(), nil
+	}
+	dir, err := os.MkdirTemp("", "hstack-screenshots-")
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv(KeepEnv) != "" {
+			t.Logf("screenshots kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir, nil
 }
 
 // Page says what to open and what a person must see there.
@@ -162,6 +230,7 @@ func (b *Browser) Check(p Page) (Seen, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
 	defer cancel()
 	seen := Seen{Screenshot: filepath.Join(b.Dir, p.Name+".png")}
+	b.failures() // the previous page's
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(p.URL))
 	if err != nil {
 		return seen, fmt.Errorf("%s: open %s: %w", p.Name, p.URL, err)
@@ -179,8 +248,7 @@ func (b *Browser) Check(p Page) (Seen, error) {
 	// Let images and charts settle before the screenshot; what is asserted
 	// is already there.
 	settle, cancelSettle := context.WithTimeout(b.ctx, 10*time.Second)
-	// A page that never settles is still read and asserted on below.
-	_, _ = chromedp.Run(settle, chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(0)))
+	chromedp.Run(settle, chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(0)))
 	cancelSettle()
 	read, cancelRead := context.WithTimeout(b.ctx, time.Minute)
 	defer cancelRead()
@@ -207,8 +275,8 @@ func (b *Browser) Check(p Page) (Seen, error) {
 				missing = append(missing, fmt.Sprintf("%q", w))
 			}
 		}
-		return seen, fmt.Errorf("%s: %s does not show %s within %v (screenshot %s); it shows:\n%s",
-			p.Name, p.URL, strings.Join(missing, ", "), timeout, seen.Screenshot, firstLines(seen.Text, 60))
+		return seen, fmt.Errorf("%s: %s does not show %s within %v (screenshot %s); it shows:\n%s%s",
+			p.Name, p.URL, strings.Join(missing, ", "), timeout, seen.Screenshot, firstLines(seen.Text, 60), b.failures())
 	}
 	return seen, nil
 }

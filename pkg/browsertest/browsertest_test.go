@@ -13,7 +13,8 @@ import (
 
 // TestCheck proves the checks on a local server: what a page shows is
 // found once its script renders it; blank pages, HTTP errors, error texts
-// and missing text fail; every page leaves a PNG.
+// and missing text fail, naming the page's failed requests; every page
+// leaves a PNG.
 func TestCheck(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts chromium")
@@ -25,6 +26,9 @@ func TestCheck(t *testing.T) {
 			fmt.Fprint(w, `<html><body><script>setTimeout(() => { document.body.innerHTML = "<h1>pingapp</h1><p>Promote Canary</p>" }, 500)</script></body></html>`)
 		case "/blank":
 			fmt.Fprint(w, `<html><body></body></html>`)
+		case "/spa":
+			// A single-page app whose API call fails: it shows nothing of it.
+			fmt.Fprint(w, `<html><body><h1>jobs</h1><script>fetch("/v1/jobs")</script></body></html>`)
 		case "/broken":
 			fmt.Fprint(w, `<html><body><h1>Not Found</h1></body></html>`)
 		default:
@@ -49,6 +53,7 @@ func TestCheck(t *testing.T) {
 		{Page{Name: "http", URL: srv.URL + "/500"}, "HTTP 500"},
 		{Page{Name: "error", URL: srv.URL + "/broken", Want: []string{"pingapp"}, Errors: []string{"Not Found"}}, `shows "Not Found"`},
 		{Page{Name: "missing", URL: srv.URL + "/app", Want: []string{"Versions"}, Timeout: 3 * time.Second}, `does not show "Versions"`},
+		{Page{Name: "api", URL: srv.URL + "/spa", Want: []string{"pingapp"}, Timeout: 3 * time.Second}, "/v1/jobs: HTTP 500"},
 		{Page{Name: "refused", URL: "http://" + closedPort(t) + "/"}, "ERR_CONNECTION_REFUSED"},
 	} {
 		_, err := b.Check(tc.page)
@@ -68,6 +73,6 @@ func closedPort(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close() // it only picked a free port
 	return addr
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize/english"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/clients"
@@ -121,5 +122,5 @@ func dbCheck(c *cli.Context) error {
 	if unreachable {
 		code = ExitUnreachable
 	}
-	return &ExitError{Code: code, Err: fmt.Errorf("%s:\n  %s", countNoun(len(problems), "problem"), strings.Join(problems, "\n  "))}
+	return &ExitError{Code: code, Err: fmt.Errorf("%s:\n  %s", english.Plural(len(problems), "problem", ""), strings.Join(problems, "\n  "))}
 }

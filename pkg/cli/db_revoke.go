@@ -3,6 +3,7 @@ package cli
 import (
 	"strings"
 
+	"github.com/dustin/go-humanize/english"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/stackfile"
@@ -45,7 +46,7 @@ func dbRevoke(c *cli.Context) error {
 		if err != nil {
 			return vaultFailure(err)
 		}
-		return out.Emit(map[string]any{"role": role, "revoked": n}, "Revoked %s of role %s.", countNoun(n, "lease"), role)
+		return out.Emit(map[string]any{"role": role, "revoked": n}, "Revoked %s of role %s.", english.Plural(n, "lease", ""), role)
 	}
 	lease := c.Args().First()
 	var db *stackfile.Database

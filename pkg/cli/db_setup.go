@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/dustin/go-humanize/english"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/clients"
@@ -98,7 +99,7 @@ func dbSetup(c *cli.Context) error {
 	if n == 0 {
 		return dc.out.Emit(map[string]any{"kind": "summary", "changed": 0}, "No changes: Vault already matches %s.", dc.st.Filename)
 	}
-	return dc.out.Emit(map[string]any{"kind": "summary", "changed": n, "dry_run": dry}, "%s %s.", countNoun(n, "object"), verb)
+	return dc.out.Emit(map[string]any{"kind": "summary", "changed": n, "dry_run": dry}, "%s %s.", english.Plural(n, "object", ""), verb)
 }
 
 func printChanges(out *Output, section string, changes []vaultplan.Change) error {

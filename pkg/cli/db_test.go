@@ -126,7 +126,7 @@ func TestDBAgainstDevStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("login with db creds: %v", err)
 	}
-	conn.Close(ctx)
+	_ = conn.Close(ctx) // cleanup: the assertions are done
 
 	// A terminal: the password is printed, and it logs in.
 	termOut := credsOnTerminal(t, append(append([]string{"db", "creds"}, stack...), "reporting")...)
@@ -143,7 +143,7 @@ func TestDBAgainstDevStack(t *testing.T) {
 	if conn, err = pgx.Connect(ctx, tu.String()); err != nil {
 		t.Fatalf("login with the credentials printed on a terminal: %v", err)
 	}
-	conn.Close(ctx)
+	_ = conn.Close(ctx) // cleanup: the assertions are done
 
 	r = db("leases", "reporting")
 	if r.code != ExitOK || strings.Count(r.stdout, "database/creds/reporting/") != 3 {
@@ -158,7 +158,7 @@ func TestDBAgainstDevStack(t *testing.T) {
 		t.Errorf("db revoke: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if c, err := pgx.Connect(ctx, u.String()); err == nil {
-		c.Close(ctx)
+		_ = c.Close(ctx) // cleanup: the assertions are done
 		t.Error("revoked credentials still log in")
 	}
 	if r = db("revoke", cred.LeaseID); r.code != ExitFailure || !strings.Contains(r.stderr, "no lease") {
@@ -187,7 +187,9 @@ func TestDBAgainstDevStack(t *testing.T) {
 	// credentials and is refused reporting's.
 	jwt := workloadIdentity(t, s.NomadAddr(), s.AllocDir)
 	jwtFile := filepath.Join(t.TempDir(), "jwt")
-	os.WriteFile(jwtFile, []byte(jwt), 0o600)
+	if err := os.WriteFile(jwtFile, []byte(jwt), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r = db("check", "--jwt-file", jwtFile)
 	if r.code != ExitOK || !strings.Contains(r.stdout, "ok   job reads its own credentials: database/creds/pingapp") ||
 		!strings.Contains(r.stdout, "ok   job denied other credentials: database/creds/reporting: 403") {
@@ -223,7 +225,7 @@ func workloadIdentity(t *testing.T, addr string, allocDir func(string) string) s
 	if _, _, err := nc.Jobs().Register(job, nil); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { nc.Jobs().Deregister("pingapp", true, nil) })
+	t.Cleanup(func() { _, _, _ = nc.Jobs().Deregister("pingapp", true, nil) }) // cleanup; the stack goes away after
 	var jwt string
 	devstacktest.Eventually(t, 60*time.Second, "the task's identity file", func() error {
 		allocs, _, err := nc.Jobs().Allocations("pingapp", false, nil)
@@ -262,7 +264,7 @@ func credsOnTerminal(t *testing.T, args ...string) string {
 	var errOut bytes.Buffer
 	app.Writer, app.ErrWriter = tty, &errOut
 	code := run(context.Background(), app, append([]string{"hstack"}, args...))
-	tty.Close()
+	_ = tty.Close() // cleanup: the assertions are done
 	out := strings.ReplaceAll(<-read, "\r", "")
 	if code != ExitOK {
 		t.Fatalf("hstack %s on a terminal: exit %d\n%s", strings.Join(args[:2], " "), code, errOut.String())

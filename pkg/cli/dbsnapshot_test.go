@@ -21,7 +21,7 @@ func TestDBSnapshotThroughTheCLI(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		got, _ = url.ParseQuery(string(b))
 		w.Header().Set("Content-Type", "text/xml")
-		io.WriteString(w, `<CreateDBClusterSnapshotResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><CreateDBClusterSnapshotResult><DBClusterSnapshot><Status>creating</Status></DBClusterSnapshot></CreateDBClusterSnapshotResult></CreateDBClusterSnapshotResponse>`)
+		_, _ = io.WriteString(w, `<CreateDBClusterSnapshotResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><CreateDBClusterSnapshotResult><DBClusterSnapshot><Status>creating</Status></DBClusterSnapshot></CreateDBClusterSnapshotResult></CreateDBClusterSnapshotResponse>`) // a fake answering the client under test
 	}))
 	defer srv.Close()
 	for k, v := range map[string]string{
@@ -38,7 +38,9 @@ func TestDBSnapshotThroughTheCLI(t *testing.T) {
 		SnapshotID string `json:"snapshot_id"`
 		Status     string
 	}
-	json.Unmarshal([]byte(r.stdout), &res)
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
 	if got.Get("Action") != "CreateDBClusterSnapshot" || got.Get("DBClusterIdentifier") != "shop-prod" ||
 		!strings.HasPrefix(got.Get("DBClusterSnapshotIdentifier"), "shop-main-manual-") || res.Status != "creating" {
 		t.Errorf("request %v, result %s", got, r.stdout)

@@ -431,7 +431,7 @@ func printOutcomes(out *Output, ui nomadui.Links, outcomes []appOutcome, notStar
 			fmt.Fprintln(out.Stdout, "  Nomad UI: "+link)
 		}
 		for _, in := range r.Inspections {
-			fmt.Fprintf(out.Stdout, "  allocation %s (%s): %s\n", shortID(in.AllocID), in.Status, ui.Allocation(in.AllocID))
+			fmt.Fprintf(out.Stdout, "  allocation %s (%s): %s\n", rollout.ShortID(in.AllocID), in.Status, ui.Allocation(in.AllocID))
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/dustin/go-humanize/english"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/devstack"
@@ -210,7 +211,7 @@ func devCheck(c *cli.Context) error {
 		}
 	}
 	if len(problems) > 0 {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("dev up would fail: %s", countNoun(len(problems), "problem"))}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("dev up would fail: %s", english.Plural(len(problems), "problem", ""))}
 	}
 	return out.Emit(map[string]string{"status": "ready"}, "Ready for `hstack dev up`.")
 }

@@ -30,8 +30,12 @@ func imageProject(t *testing.T) (dir, template string) {
 	t.Setenv("PACKER_CONFIG_DIR", t.TempDir())
 	t.Setenv("PACKER_PLUGIN_PATH", t.TempDir())
 	vars := filepath.Join(dir, "terraform", "envs", "dev", "images.auto.tfvars.json")
-	os.MkdirAll(filepath.Dir(vars), 0o755)
-	os.WriteFile(vars, []byte(`{"client_ami_id": "ami-client"}`), 0o644)
+	if err := os.MkdirAll(filepath.Dir(vars), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(vars, []byte(`{"client_ami_id": "ami-client"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return dir, template
 }
 

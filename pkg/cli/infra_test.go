@@ -95,7 +95,7 @@ func terminal(t *testing.T, answer string) *os.File {
 	if err != nil {
 		testenv.Missing(t, "no pseudo-terminal: "+err.Error())
 	}
-	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	t.Cleanup(func() { _ = ptmx.Close(); _ = tty.Close() })
 	// The terminal echoes what is typed; drain it so the echo never fills.
 	go func() { _, _ = io.Copy(io.Discard, ptmx) }()
 	if _, err := ptmx.Write([]byte(answer)); err != nil {

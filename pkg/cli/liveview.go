@@ -115,7 +115,7 @@ func (v *eventView) draw() {
 					canaries += " promoted"
 				}
 			}
-			fmt.Fprintf(tw, "  %s\tv%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", e.Job, e.JobVersion, shortID(e.DeploymentID), e.Status,
+			fmt.Fprintf(tw, "  %s\tv%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", e.Job, e.JobVersion, rollout.ShortID(e.DeploymentID), e.Status,
 				g.Name, g.Desired, g.Placed, g.Healthy, g.Unhealthy, canaries)
 		}
 	}
@@ -164,11 +164,4 @@ func plainEvent(e rollout.Event) string {
 		line += ": " + e.Message
 	}
 	return line
-}
-
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dustin/go-humanize/english"
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
 
@@ -96,11 +97,11 @@ func planAction(c *cli.Context) error {
 		printPlan(out, p)
 	}
 	if changed > 0 {
-		out.Linef("%s of %d would change.", countNoun(changed, "job"), len(jobs))
+		out.Linef("%s of %d would change.", english.Plural(changed, "job", ""), len(jobs))
 		// No message: the plan above is the explanation; 1 only says so.
 		return &ExitError{Code: ExitChanges}
 	}
-	out.Linef("No changes: %s up to date.", countNoun(len(jobs), "job"))
+	out.Linef("No changes: %s up to date.", english.Plural(len(jobs), "job", ""))
 	return nil
 }
 

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dustin/go-humanize/english"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
+	"github.com/hstack-dev/hstack/pkg/tfoutputs"
 )
 
 // Flags shared by render and plan (and later deploy): whatever changes the
@@ -23,6 +25,7 @@ const (
 	flagAppVersion    = "app-version"
 	flagConsulDNSAddr = "consul-dns-addr"
 	flagBin           = "bin"
+	flagTFOutputs     = "terraform-outputs"
 
 	catRender = "Rendering"
 )
@@ -37,6 +40,9 @@ func renderFlags() []cli.Flag {
 			Usage: "Consul DNS `IP:PORT` the ingress resolves apps through, as seen from a node (default " + render.DefaultConsulDNSAddr + ")"},
 		&cli.GenericFlag{Name: flagBin, Value: &repeatedFlag{}, Category: catRender,
 			Usage: "raw_exec binary for local infrastructure, `NAME=PATH` (haproxy, prometheus, alertmanager, node_exporter); repeatable"},
+		&cli.StringFlag{Name: flagTFOutputs, EnvVars: []string{"HSTACK_TERRAFORM_OUTPUTS"}, Category: catRender,
+			Usage: "Terraform `DIR` (an environment's outputs root, e.g. terraform/envs/prod) whose outputs add the cluster jobs: " +
+				"the autoscaler's aws-asg policy for " + tfoutputs.OutputClientASGName + " and the periodic snapshot job for " + tfoutputs.OutputSnapshotBucket + " (default: neither)"},
 	}
 }
 
@@ -69,7 +75,28 @@ func renderOptions(c *cli.Context, st *stackfile.Stack) (render.Options, error) 
 		opts.NomadAddr = c.String(flagNomadAddr)
 		opts.VaultAddr = c.String(flagVaultAddr)
 	}
+	if dir := c.String(flagTFOutputs); dir != "" {
+		// Only when asked: a render must not depend on a Terraform state
+		// the machine may not reach, and jobs/prod stays reproducible.
+		ops, err := tfoutputs.OpsFrom(c.Context, dir, tfoutputs.Terraform{})
+		if err != nil {
+			return opts, UsageErrorf("--%s: %v", flagTFOutputs, err)
+		}
+		opts = withOps(opts, ops)
+	}
 	return opts, nil
+}
+
+// withOps adds what the cluster jobs need from Terraform to opts: the
+// client fleet's group and bounds for the autoscaler's aws-asg policy, the
+// bucket for the periodic snapshot job. A job whose outputs are missing is
+// left out, as without the flag.
+func withOps(opts render.Options, o tfoutputs.Ops) render.Options {
+	if o.ClientASGName != "" {
+		opts.ClientFleet = &render.ClientFleet{ASGName: o.ClientASGName, Min: o.ClientMin, Max: o.ClientMax, Region: o.Region}
+	}
+	opts.SnapshotBucket = o.SnapshotBucket
+	return opts
 }
 
 // renderStack loads the stack file and renders its jobs. Whatever stops
@@ -167,9 +194,9 @@ func renderAction(c *cli.Context) error {
 			}
 		}
 		if len(differs) > 0 {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s out of date in %s: run '%s'", countNoun(len(differs), "file"), dir, regenerate(c, st))}
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s out of date in %s: run '%s'", english.Plural(len(differs), "file", ""), dir, regenerate(c, st))}
 		}
-		out.Linef("%s: %s up to date", dir, countNoun(len(jobs), "job"))
+		out.Linef("%s: %s up to date", dir, english.Plural(len(jobs), "job", ""))
 		return nil
 	}
 

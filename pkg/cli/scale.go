@@ -12,6 +12,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/urfave/cli/v2"
 
+	"github.com/hstack-dev/hstack/pkg/rollout"
 	"github.com/hstack-dev/hstack/pkg/scaling"
 )
 
@@ -83,7 +84,7 @@ func scaleAction(c *cli.Context) error {
 	}
 	out := OutputFromContext(c)
 	return out.Emit(map[string]any{"job": change.Job, "group": change.Group, "from": change.From, "to": change.To, "eval_id": eval, "reason": reason},
-		"%s group %s: %d -> %d (evaluation %s): %s", change.Job, change.Group, change.From, change.To, shortID(eval), reason)
+		"%s group %s: %d -> %d (evaluation %s): %s", change.Job, change.Group, change.From, change.To, rollout.ShortID(eval), reason)
 }
 
 // writeScalingStatus adds each group's count, bounds and last scaling

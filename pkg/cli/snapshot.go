@@ -9,11 +9,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/dustin/go-humanize/english"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hstack-dev/hstack/pkg/clients"
@@ -82,7 +84,7 @@ func selectProducts(c *cli.Context) ([]string, error) {
 	for _, o := range only {
 		for _, p := range strings.Split(o, ",") {
 			p = strings.TrimSpace(p)
-			if !contains(snapshotProducts, p) {
+			if !slices.Contains(snapshotProducts, p) {
 				return nil, UsageErrorf("invalid --%s %q: want nomad, consul or vault", flagOnly, p)
 			}
 			want[p] = true
@@ -95,15 +97,6 @@ func selectProducts(c *cli.Context) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // openProducts builds the official clients for the named products.
@@ -224,7 +217,7 @@ func verifySet(ctx context.Context, out *Output, dir string) (*snapshot.Manifest
 	res.OK = len(res.Problems) == 0
 	verdict := "intact"
 	if !res.OK {
-		verdict = fmt.Sprintf("NOT intact (%s)", countNoun(len(res.Problems), "problem"))
+		verdict = fmt.Sprintf("NOT intact (%s)", english.Plural(len(res.Problems), "problem", ""))
 	}
 	if err := out.Emit(res, "%s: %s", dir, verdict); err != nil {
 		return m, err
@@ -296,7 +289,7 @@ func snapshotRestore(c *cli.Context) error {
 	}
 	for _, p := range ps {
 		if n, ok := p.(*snapshot.Nomad); ok && len(n.Stale) > 0 {
-			out.Linef("nomad: %s no client ran; Nomad places replacements", countNoun(len(n.Stale), "restored allocation"))
+			out.Linef("nomad: %s no client ran; Nomad places replacements", english.Plural(len(n.Stale), "restored allocation", ""))
 		}
 	}
 	return out.Emit(map[string]any{"dir": dir, "restored": names}, "restored %s from %s", strings.Join(names, ", "), dir)

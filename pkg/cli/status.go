@@ -77,7 +77,7 @@ func statusAction(c *cli.Context) error {
 		}
 		fmt.Fprintf(out.Stdout, "%s  version %s (job v%s)  strategy %s\n", out.Bold(n), orDash(s.AppVersion), strconv.FormatUint(s.JobVersion, 10), orDash(s.Strategy))
 		if s.DeploymentID != "" {
-			fmt.Fprintf(out.Stdout, "  deployment %s  %s: %s\n", shortID(s.DeploymentID), s.Status, s.Description)
+			fmt.Fprintf(out.Stdout, "  deployment %s  %s: %s\n", rollout.ShortID(s.DeploymentID), s.Status, s.Description)
 			tw := tabwriter.NewWriter(out.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  GROUP\tDESIRED\tPLACED\tHEALTHY\tUNHEALTHY\tCANARIES")
 			for _, g := range s.Groups {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dustin/go-humanize/english"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/urfave/cli/v2"
@@ -105,7 +106,7 @@ func reportDiagnostics(c *cli.Context, path string, diags hcl.Diagnostics, p *hc
 		}
 		lines = append(lines, fmt.Sprintf("  %s: %s", where, d.Summary))
 	}
-	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is not valid, %s:\n%s", path, countNoun(len(lines), "error"), strings.Join(lines, "\n"))}
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is not valid, %s:\n%s", path, english.Plural(len(lines), "error", ""), strings.Join(lines, "\n"))}
 }
 
 // diagWidth wraps details to the terminal; piped output is not wrapped,
@@ -193,7 +194,7 @@ func validateAction(c *cli.Context) error {
 			scope = "base and environments " + strings.Join(checked, ", ")
 		}
 	}
-	parts := []string{countNoun(len(res.Apps), "app"), countNoun(len(res.Databases), "database"), countNoun(len(res.Notifiers), "notifier")}
+	parts := []string{english.Plural(len(res.Apps), "app", ""), english.Plural(len(res.Databases), "database", ""), english.Plural(len(res.Notifiers), "notifier", "")}
 	if res.Ingress {
 		parts = append(parts, "ingress")
 	}
@@ -232,11 +233,4 @@ func stackNames[T any](xs []T, name func(T) string) []string {
 		out = append(out, name(x))
 	}
 	return out
-}
-
-func countNoun(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -71,10 +71,12 @@ func Explain(err error) error {
 		return &TLSError{Product: p.name, Err: err, Hint: fmt.Sprintf(
 			"%s requires a client certificate (verify_incoming): set %s and %s", p.name, p.certVar, p.keyVar)}
 	case strings.Contains(msg, "https://") &&
-		(strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "broken pipe")):
+		(strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "broken pipe") ||
+			strings.Contains(msg, "http2: client conn could not be established")):
 		// With TLS 1.3 the client's handshake ends before the server has
 		// checked its certificate, so a refused one often shows up only as
-		// the server dropping the connection.
+		// the server dropping the connection: on the first write, or, when
+		// ALPN chose HTTP/2 (Consul), before its settings frame.
 		return &TLSError{Product: p.name, Err: err, Hint: fmt.Sprintf(
 			"%s dropped the TLS connection, as it does when it requires a client certificate (verify_incoming): set %s and %s", p.name, p.certVar, p.keyVar)}
 	}

@@ -64,6 +64,18 @@ func TestExplainTLSFailures(t *testing.T) {
 	}
 }
 
+// TestExplainDroppedHTTP2: Consul negotiates HTTP/2, so a connection it
+// drops for a missing client certificate reads differently (seen in
+// TestSecureReleasePath).
+func TestExplainDroppedHTTP2(t *testing.T) {
+	isolateEnv(t)
+	t.Setenv("CONSUL_HTTP_ADDR", "https://127.0.0.1:8501")
+	err := Explain(errors.New(`Get "https://127.0.0.1:8501/v1/agent/services": http2: client conn could not be established`))
+	if !strings.Contains(err.Error(), "set CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY") {
+		t.Errorf("dropped HTTP/2 connection: %v", err)
+	}
+}
+
 func TestExplainLeavesOtherErrors(t *testing.T) {
 	e := errors.New("Unexpected response code: 403 (Permission denied)")
 	if Explain(e) != e {

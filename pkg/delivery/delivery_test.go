@@ -51,8 +51,12 @@ func TestWorkflowsPassActionlint(t *testing.T) {
 	}
 	// And it does find a broken workflow: the check is not a no-op.
 	bad := filepath.Join(t.TempDir(), ".github", "workflows")
-	os.MkdirAll(bad, 0o755)
-	os.WriteFile(filepath.Join(bad, "bad.yml"), []byte("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    needs: nosuch\n    steps:\n      - run: echo ${{ inputs.nope }}\n"), 0o644)
+	if err := os.MkdirAll(bad, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, "bad.yml"), []byte("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    needs: nosuch\n    steps:\n      - run: echo ${{ inputs.nope }}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd = exec.Command(bin, "-no-color", filepath.Join(bad, "bad.yml"))
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "nosuch") {
 		t.Errorf("actionlint accepted a broken workflow: %v\n%s", err, out)

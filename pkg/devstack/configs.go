@@ -199,6 +199,10 @@ func (s *Stack) nomadTelemetry(b *hclwrite.Body) {
 // two agents, as in production, so the client can start once the server's
 // keyring exists: a client that registers earlier is refused ("keyring has
 // not been initialized yet") and retries only after ~15-30s.
+// deploymentGCThreshold is the dev stack's Nomad deployment_gc_threshold
+// (see nomadServerConfig): 1,000,000 hours, about 114 years.
+const deploymentGCThreshold = "1000000h"
+
 func (s *Stack) nomadServerConfig() *hclwrite.File {
 	p := s.Ports
 	f, b := s.nomadCommon("hstack-dev-server", s.path(Nomad, "data"))
@@ -217,6 +221,13 @@ func (s *Stack) nomadServerConfig() *hclwrite.File {
 	// it and warns on every plan.
 	sched := server.AppendNewBlock("default_scheduler_config", nil).Body()
 	sched.SetAttributeValue("memory_oversubscription_enabled", cty.True)
+	// Nomad 1.11.3 sets a deployment's ModifyTime to 0 when it ends
+	// (hashicorp/nomad#28210, fixed by #28225), so its deployment GC, every
+	// 5 minutes, reaps a finished deployment at once instead of after the
+	// 1h threshold: a failed release vanished from the UI's deployments
+	// page minutes after its rollback. A threshold reaching back before
+	// 1970 keeps them on the dev stack, whose life is short.
+	server.SetAttributeValue("deployment_gc_threshold", cty.StringVal(deploymentGCThreshold))
 
 	consul, vault := s.nomadConsulVault(b, "nomad-server")
 	if s.state.Secure {

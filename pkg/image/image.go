@@ -11,11 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,12 +28,7 @@ var Roles = []string{"server", "client", "vault"}
 
 // ValidRole reports whether role is one of Roles.
 func ValidRole(role string) bool {
-	for _, r := range Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(Roles, role)
 }
 
 // VarName is the Terraform variable that carries role's AMI id (agreed
@@ -167,12 +163,7 @@ func Build(ctx context.Context, o Options, sink func(Event)) (*Result, error) {
 // reproducible from its log.
 func BuildArgs(template string, vars map[string]string, only []string) []string {
 	args := []string{"build", "-machine-readable"}
-	keys := make([]string, 0, len(vars))
-	for k := range vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		args = append(args, "-var", k+"="+vars[k])
 	}
 	if len(only) > 0 {

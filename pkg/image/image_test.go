@@ -56,7 +56,9 @@ func TestWriteVarsCreatesAndMerges(t *testing.T) {
 	}
 	b, _ := os.ReadFile(f)
 	var got map[string]string
-	json.Unmarshal(b, &got)
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
 	if !reflect.DeepEqual(got, map[string]string{"server_ami_id": "ami-3", "client_ami_id": "ami-2"}) {
 		t.Errorf("%s: %s", f, b)
 	}
@@ -68,11 +70,13 @@ func TestWriteVarsCreatesAndMerges(t *testing.T) {
 // The manifest keeps every run's builds; only the last run's count.
 func TestReadManifestLastRunOnly(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "m.json")
-	os.WriteFile(f, []byte(`{"builds": [
+	if err := os.WriteFile(f, []byte(`{"builds": [
 	  {"name": "hstack", "builder_type": "amazon-ebs", "artifact_id": "eu-west-1:ami-old", "packer_run_uuid": "r1"},
 	  {"name": "hstack", "builder_type": "amazon-ebs", "artifact_id": "eu-west-1:ami-new", "packer_run_uuid": "r2",
 	   "custom_data": {"role": "server"}}],
-	  "last_run_uuid": "r2"}`), 0o644)
+	  "last_run_uuid": "r2"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	arts, err := ReadManifest(f)
 	if err != nil {
 		t.Fatal(err)

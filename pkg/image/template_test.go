@@ -251,7 +251,9 @@ func TestPackerFmtAndSyntaxValidate(t *testing.T) {
 	// -syntax-only does parse: a broken template is caught.
 	broken := t.TempDir()
 	b, _ := os.ReadFile(filepath.Join(packerDir, "hstack.pkr.hcl"))
-	os.WriteFile(filepath.Join(broken, "hstack.pkr.hcl"), append(b, []byte("\nbuild {\n")...), 0o644)
+	if err := os.WriteFile(filepath.Join(broken, "hstack.pkr.hcl"), append(b, []byte("\nbuild {\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := packer(t, bin, "validate", "-syntax-only", broken); err == nil {
 		t.Errorf("packer validate -syntax-only accepted an unclosed block:\n%s", out)
 	}

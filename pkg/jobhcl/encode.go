@@ -57,6 +57,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -366,11 +367,24 @@ func (e *encoder) attr(w *writer, path, name string, v reflect.Value) error {
 		w.value(name, cty.StringVal(FormatDuration(time.Duration(v.Int()))))
 		return nil
 	}
-	if v.Kind() == reflect.String {
+	switch v.Kind() {
+	case reflect.String:
 		if err := checkNFC(v.String()); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		w.attr(name, stringTokens(v.String(), w.depth))
+		return nil
+	// Scalars are most attributes of a job. They are written as
+	// hclwrite.TokensForValue writes them, without the trip through cty,
+	// whose numbers are big.Floats: 6% of rendering's allocations.
+	case reflect.Bool:
+		w.attr(name, hclwrite.Tokens{{Type: hclsyntax.TokenIdent, Bytes: strconv.AppendBool(nil, v.Bool())}})
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		w.attr(name, hclwrite.Tokens{{Type: hclsyntax.TokenNumberLit, Bytes: strconv.AppendInt(nil, v.Int(), 10)}})
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		w.attr(name, hclwrite.Tokens{{Type: hclsyntax.TokenNumberLit, Bytes: strconv.AppendUint(nil, v.Uint(), 10)}})
 		return nil
 	}
 	cv, err := toCty(v)

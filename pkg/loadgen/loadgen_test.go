@@ -16,9 +16,9 @@ func TestCountsSuccessesAndFailuresWithReasons(t *testing.T) {
 		case 0:
 			http.Error(w, "boom", http.StatusInternalServerError)
 		case 1:
-			w.Write([]byte("nope"))
+			_, _ = w.Write([]byte("nope")) // a fake answering the client under test
 		default:
-			w.Write([]byte("pong\n"))
+			_, _ = w.Write([]byte("pong\n")) // a fake answering the client under test
 		}
 	}))
 	defer srv.Close()

@@ -51,7 +51,7 @@ func newReceiver(t *testing.T, statuses ...int) *receiver {
 		// Some receivers echo the request in errors; the echo must not
 		// leak either.
 		w.WriteHeader(status)
-		w.Write([]byte("ok " + req.URL.String()))
+		_, _ = w.Write([]byte("ok " + req.URL.String())) // a fake answering the client under test
 	}))
 	t.Cleanup(r.Close)
 	return r
@@ -222,7 +222,7 @@ func TestNetworkErrorsAreRetriedAndRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close() // it only picked a free port
 	u := "http://user:hunter22@" + addr + secretPath + "?token=s3cr3tT0k3n"
 	n := fast(New(notifiers(stackfile.NotifierSlack), env(map[string]string{"HOOK_A": u}), nil))
 	n.Attempts = 2
@@ -241,7 +241,7 @@ func TestAttemptTimeout(t *testing.T) {
 	calls := 0
 	release := make(chan struct{})
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body) // a fake: what it was sent does not matter
 		mu.Lock()
 		calls++
 		first := calls == 1

@@ -38,7 +38,7 @@ func startVault(t *testing.T) *vaultapi.Client {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close() // it only picked a free port
 	b := make([]byte, 16)
 	rand.Read(b)
 	token := hex.EncodeToString(b)

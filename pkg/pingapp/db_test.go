@@ -166,7 +166,9 @@ func TestDBReloadKeepsPoolOnFailure(t *testing.T) {
 			t.Errorf("error leaks the password: %v", err)
 		}
 	}
-	os.Remove(path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.Reload(context.Background()); err == nil {
 		t.Fatal("reload of a missing file succeeded")
 	}

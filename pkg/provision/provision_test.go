@@ -186,8 +186,12 @@ func TestRolesInstallAndRenderValidConfigs(t *testing.T) {
 				// How a local cluster keeps off the standard ports: a file
 				// the agent merges with the rendered config.
 				extra := t.TempDir()
-				os.WriteFile(filepath.Join(extra, "ports.hcl"), []byte("ports {\n  dns = -1\n  http = 18500\n}\n"), 0o644)
-				os.WriteFile(filepath.Join(extra, "nomad-ports.hcl"), []byte("ports {\n  http = 14646\n}\n"), 0o644)
+				if err := os.WriteFile(filepath.Join(extra, "ports.hcl"), []byte("ports {\n  dns = -1\n  http = 18500\n}\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(extra, "nomad-ports.hcl"), []byte("ports {\n  http = 14646\n}\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
 				args = append(args, "--extra-config", "consul="+filepath.Join(extra, "ports.hcl"),
 					"--extra-config", "nomad="+filepath.Join(extra, "nomad-ports.hcl"))
 			} else {
@@ -315,7 +319,9 @@ func TestCorruptedZipIsRefused(t *testing.T) {
 	if _, err := f.WriteAt([]byte("corrupt"), 4096); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	root := filepath.Join(t.TempDir(), "root")
 	code, out := run(t, "server", "--source", e.mirror, "--root", root, "--join", "static", "--servers", "127.0.0.11", "--skip-packages")
 	if code == 0 {
@@ -326,12 +332,14 @@ func TestCorruptedZipIsRefused(t *testing.T) {
 		t.Errorf("message does not say which file failed and why:\n%s", out)
 	}
 	var files []string
-	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+	if err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {
 			files = append(files, p)
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if len(files) > 0 {
 		t.Errorf("files written despite the refusal: %v", files)
 	}
@@ -366,7 +374,9 @@ func TestSignedSumsAreVerified(t *testing.T) {
 	}
 	sums := filepath.Join(e.mirror, "nomad", tools.Version("nomad"), SumsName("nomad", tools.Version("nomad")))
 	b, _ := os.ReadFile(sums)
-	os.WriteFile(sums, append(b, []byte("0000  extra.zip\n")...), 0o644)
+	if err := os.WriteFile(sums, append(b, []byte("0000  extra.zip\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	root := t.TempDir()
 	if code, out := run(t, "server", append(base, "--root", root, "--gpg-key", pub)...); code == 0 || !strings.Contains(out, "BAD SIGNATURE") {
 		t.Errorf("tampered sums: exit %d\n%s", code, out)
@@ -429,7 +439,7 @@ func newFakeKMS(t *testing.T) *fakeKMS {
 	k := &fakeKMS{keyID: "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"}
 	k.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ KeyId string }
-		json.NewDecoder(r.Body).Decode(&in)
+		_ = json.NewDecoder(r.Body).Decode(&in) // a body that does not decode leaves KeyId empty: refused below
 		if r.Header.Get("X-Amz-Target") != "TrentService.DescribeKey" || in.KeyId != k.keyID {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprintf(w, `{"__type":"NotFoundException","message":"unexpected %s for %q"}`, r.Header.Get("X-Amz-Target"), in.KeyId)

@@ -104,7 +104,9 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(canary.Close)
 	host, port, _ := net.SplitHostPort(canary.Listener.Addr().String())
 	var portN int
-	fmt.Sscan(port, &portN)
+	if _, err := fmt.Sscan(port, &portN); err != nil {
+		t.Fatal(err)
+	}
 
 	// Consul's catalog: every running allocation of the app, as Nomad
 	// registers it, pointing at the canary server.

@@ -21,8 +21,9 @@ const AutoscalerJobName = "nomad-autoscaler"
 const AutoscalerImage = "hashicorp/nomad-autoscaler:0.4.6"
 
 // ClientFleet is the Nomad client fleet's Auto Scaling group, from the
-// Terraform outputs client_asg_name, client_asg_min and client_asg_max of
-// the clients module. With it the autoscaler also scales the cluster.
+// Terraform outputs client_asg_name, client_asg_min_size,
+// client_asg_max_size and aws_region of an environment (pkg/tfoutputs.Ops).
+// With it the autoscaler also scales the cluster.
 type ClientFleet struct {
 	ASGName  string
 	Min, Max int

@@ -125,7 +125,7 @@ func (e *engine) submitOrAttach(ctx context.Context, job *nomadapi.Job) (*nomada
 		return nil, err
 	case registered:
 		e.emit(EventSubmitted, nil, "registered %s version %d", *job.ID, e.res.JobVersion)
-		e.emit(EventDeploymentSeen, d, "deployment %s", short(d.ID))
+		e.emit(EventDeploymentSeen, d, "deployment %s", ShortID(d.ID))
 		return d, nil
 	case d != nil && !terminal(d):
 		e.emit(EventAttached, d, "version %d is already being deployed; following it", d.JobVersion)

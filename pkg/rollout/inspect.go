@@ -97,7 +97,7 @@ func tailStderr(ctx context.Context, nomad *nomadapi.Client, alloc *nomadapi.All
 // Format renders an inspection for a terminal.
 func (in Inspection) Format() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "allocation %s (group %s, node %s) is %s\n", short(in.AllocID), in.Group, in.Node, in.Status)
+	fmt.Fprintf(&b, "allocation %s (group %s, node %s) is %s\n", ShortID(in.AllocID), in.Group, in.Node, in.Status)
 	for _, t := range in.Tasks {
 		fmt.Fprintf(&b, "  task %s: %s", t.Name, t.State)
 		if t.Failed {
@@ -123,7 +123,9 @@ func lastN(s []string, n int) []string {
 	return s
 }
 
-func short(id string) string {
+// ShortID is the first eight characters of a Nomad ID, as Nomad's own
+// CLI shows allocations, deployments and evaluations.
+func ShortID(id string) string {
 	if len(id) > 8 {
 		return id[:8]
 	}

@@ -49,7 +49,7 @@ func Promote(ctx context.Context, nomad *nomadapi.Client, job string, opts Optio
 		return e.res, err
 	}
 	if !hasCanaries(d) || allPromoted(d) {
-		return e.res, fmt.Errorf("deployment %s of %s has no canaries waiting for promotion", short(d.ID), job)
+		return e.res, fmt.Errorf("deployment %s of %s has no canaries waiting for promotion", ShortID(d.ID), job)
 	}
 	if _, _, err := nomad.Deployments().PromoteAll(d.ID, (&nomadapi.WriteOptions{}).WithContext(ctx)); err != nil {
 		return e.res, &ClusterError{Op: "promote", Err: err}

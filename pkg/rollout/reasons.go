@@ -119,6 +119,6 @@ func (w *watcher) report(id string, stubs []*nomadapi.AllocationListStub) {
 		}
 		w.reasons[r] = true
 		w.sink.Emit(Event{Time: time.Now(), Type: EventTaskEvent, Job: w.job, JobVersion: a.JobVersion, DeploymentID: id,
-			Message: fmt.Sprintf("allocation %s (%s): %s", short(a.ID), a.TaskGroup, r)})
+			Message: fmt.Sprintf("allocation %s (%s): %s", ShortID(a.ID), a.TaskGroup, r)})
 	}
 }

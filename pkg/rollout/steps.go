@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/dustin/go-humanize/english"
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/hstack-dev/hstack/pkg/jobmeta"
@@ -101,7 +103,7 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 				}
 				return e.finish(ctx, d)
 			}
-			return fmt.Errorf("%s has a deployment in flight (%s); wait for it or abort it", *job.ID, short(d.ID))
+			return fmt.Errorf("%s has a deployment in flight (%s); wait for it or abort it", *job.ID, ShortID(d.ID))
 		}
 		baseline = *cur.Version
 	}
@@ -123,7 +125,7 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 		if err != nil {
 			return err
 		}
-		e.emit(EventSubmitted, d, "step %d/%d: %d canar%s of %s", i+1, len(steps), st.Canary, plural(st.Canary, "y", "ies"), release)
+		e.emit(EventSubmitted, d, "step %d/%d: %s of %s", i+1, len(steps), english.Plural(st.Canary, "canary", ""), release)
 		if d, err = e.w.until(ctx, d.ID, terminal); err != nil {
 			return err
 		}
@@ -138,7 +140,7 @@ func (e *engine) steps(ctx context.Context, job *nomadapi.Job, group, release st
 			e.emit(EventFailed, d, "step %d: canaries did not become healthy: %s", i+1, d.StatusDescription)
 			return e.revertTo(ctx, baseline)
 		}
-		e.emit(EventCanariesReady, d, "step %d: %d canar%s healthy", i+1, st.Canary, plural(st.Canary, "y", "ies"))
+		e.emit(EventCanariesReady, d, "step %d: %s healthy", i+1, english.Plural(st.Canary, "canary", ""))
 		if st.Pause > 0 {
 			e.emit(EventProgress, d, "step %d: pausing %v", i+1, st.Pause)
 			select {
@@ -436,19 +438,10 @@ func allServices(tg *nomadapi.TaskGroup) []*nomadapi.Service {
 }
 
 func appendMissing(ss []string, s string) []string {
-	for _, x := range ss {
-		if x == s {
-			return ss
-		}
+	if slices.Contains(ss, s) {
+		return ss
 	}
 	return append(ss, s)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // notFound tells a missing object (Nomad's 404) from a failure to ask.

@@ -114,7 +114,9 @@ func TestTamperedSetIsRefusedAndNothingRestored(t *testing.T) {
 
 func TestSumsFileMustAgreeWithManifest(t *testing.T) {
 	dir, m := save(t, &fake{name: "nomad", state: []byte("a")})
-	os.WriteFile(filepath.Join(dir, SumsFile), []byte(strings.Repeat("0", 64)+"  nomad.snap\n"), 0o600)
+	if err := os.WriteFile(filepath.Join(dir, SumsFile), []byte(strings.Repeat("0", 64)+"  nomad.snap\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if probs := CheckSums(dir, m); len(probs) != 1 || probs[0].File != SumsFile {
 		t.Errorf("problems %v", probs)
 	}
@@ -145,7 +147,9 @@ func TestRestoreSendsEachSnapshotToItsProduct(t *testing.T) {
 
 func TestReadManifestRejectsPathsOutsideTheSet(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, ManifestFile), []byte(`{"format":1,"files":[{"product":"nomad","name":"../x","sha256":"00"}]}`), 0o600)
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), []byte(`{"format":1,"files":[{"product":"nomad","name":"../x","sha256":"00"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ReadManifest(dir); err == nil || !strings.Contains(err.Error(), `bad file name "../x"`) {
 		t.Errorf("err %v", err)
 	}

@@ -430,10 +430,5 @@ func declared(kind string, candidates []string) string {
 var BuiltinAnalyses = []string{"latency-p99", "success-rate"}
 
 func isBuiltinAnalysis(name string) bool {
-	for _, b := range BuiltinAnalyses {
-		if b == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(BuiltinAnalyses, name)
 }

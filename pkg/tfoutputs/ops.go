@@ -7,14 +7,16 @@ import (
 	"strconv"
 )
 
-// Names of the Terraform outputs day-2 operations read: the snapshot
-// bucket (backups module) and the client fleet's Auto Scaling group
-// (clients module).
+// Names of the Terraform outputs day-2 operations read, as the
+// environments' outputs roots (terraform/envs/*) declare them: the
+// snapshot bucket (backups module), the client fleet's Auto Scaling group
+// and its bounds (clients module) and the region both are in.
 const (
 	OutputSnapshotBucket = "snapshot_bucket"
 	OutputClientASGName  = "client_asg_name"
-	OutputClientASGMin   = "client_asg_min"
-	OutputClientASGMax   = "client_asg_max"
+	OutputClientASGMin   = "client_asg_min_size"
+	OutputClientASGMax   = "client_asg_max_size"
+	OutputRegion         = "aws_region"
 )
 
 // Ops is what the operations jobs need from Terraform. Empty fields are
@@ -24,6 +26,8 @@ type Ops struct {
 	SnapshotBucket       string
 	ClientASGName        string
 	ClientMin, ClientMax int
+	// Region is the AWS region of the environment.
+	Region string
 }
 
 // OpsFrom reads the operations outputs of the Terraform working directory.
@@ -54,8 +58,15 @@ func OpsFrom(ctx context.Context, dir string, r Reader) (Ops, error) {
 	if o.ClientASGName, err = str(OutputClientASGName); err != nil {
 		return Ops{}, err
 	}
+	if o.Region, err = str(OutputRegion); err != nil {
+		return Ops{}, err
+	}
 	if o.ClientASGName == "" {
 		return o, nil
+	}
+	// The aws-asg target must be told where the group is.
+	if o.Region == "" {
+		return Ops{}, fmt.Errorf("Terraform in %s has %s but no output %q: the autoscaler cannot find the group", dir, OutputClientASGName, OutputRegion)
 	}
 	for _, b := range []struct {
 		name string

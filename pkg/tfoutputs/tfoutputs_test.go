@@ -184,7 +184,9 @@ func TestTerraformMissingDir(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("err %v, want %q", err, want)
 	}
-	os.WriteFile(filepath.Join(dir, "tf"), nil, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "tf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := (tfoutputs.Terraform{}).Outputs(context.Background(), filepath.Join(dir, "tf")); err == nil || err.Error() != "not a directory" {
 		t.Errorf("a file as the working directory: %v", err)
 	}
@@ -217,7 +219,9 @@ output "aurora_port" { value = 5433 }
 		t.Fatal(err)
 	}
 	// No ~/.terraformrc here; an unset config file only makes terraform warn.
-	tf.SetEnv(map[string]string{"TF_CLI_CONFIG_FILE": "/dev/null", "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"})
+	if err := tf.SetEnv(map[string]string{"TF_CLI_CONFIG_FILE": "/dev/null", "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	if err := tf.Init(ctx); err != nil {
 		t.Fatal(err)

@@ -84,7 +84,9 @@ func BenchmarkRevokePrefix1000(b *testing.B) {
 		b.ReportMetric(1000/time.Since(t0).Seconds(), "leases/s")
 	}
 	var left int
-	e.admin.QueryRow(ctx, `SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-%'`).Scan(&left)
+	if err := e.admin.QueryRow(ctx, `SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-%'`).Scan(&left); err != nil {
+		b.Fatal(err)
+	}
 	if left != 0 {
 		b.Errorf("%d users left after the revocation", left)
 	}

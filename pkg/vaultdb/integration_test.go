@@ -44,7 +44,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.admin.Close(context.Background()) })
+	t.Cleanup(func() { _ = e.admin.Close(context.Background()) })
 	if _, err := e.admin.Exec(ctx, fmt.Sprintf(`CREATE ROLE vault_admin LOGIN SUPERUSER PASSWORD '%s'`, e.rootPW)); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func (e *env) creds(t testing.TB, role string, ttl time.Duration) (*vaultdb.Cred
 	if err != nil {
 		t.Fatalf("login as %s: %v", c.Username, err)
 	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return c, conn
 }
 
@@ -176,7 +176,7 @@ func TestSetup(t *testing.T) {
 	}
 
 	if c, err := e.login(ctx, "vault_admin", e.rootPW); err == nil {
-		c.Close(ctx)
+		_ = c.Close(ctx) // cleanup: the assertions are done
 		t.Error("the initial root password still logs in after setup")
 	}
 
@@ -279,7 +279,7 @@ func TestPrivileges(t *testing.T) {
 	if err != nil || len(first) != 2 {
 		t.Fatalf("migrate leases %v, %v", first, err)
 	}
-	owner.Close(ctx)
+	_ = owner.Close(ctx) // cleanup: the assertions are done
 	if err := vaultdb.Revoke(ctx, e.vc, "database", first[0].ID); err != nil {
 		t.Fatal(err)
 	}
@@ -310,12 +310,12 @@ func TestRevokeAndExpire(t *testing.T) {
 	ctx := context.Background()
 
 	c, conn := e.creds(t, "app", 0)
-	conn.Close(ctx)
+	_ = conn.Close(ctx) // cleanup: the assertions are done
 	if err := vaultdb.Revoke(ctx, e.vc, "database", c.LeaseID); err != nil {
 		t.Fatal(err)
 	}
 	if cn, err := e.login(ctx, c.Username, c.Password.Reveal()); err == nil {
-		cn.Close(ctx)
+		_ = cn.Close(ctx) // cleanup: the assertions are done
 		t.Error("a revoked credential still logs in")
 	}
 	if e.roleExists(t, c.Username) {
@@ -329,7 +329,7 @@ func TestRevokeAndExpire(t *testing.T) {
 	var users []string
 	for range 3 {
 		c, conn := e.creds(t, "reporting", 0)
-		conn.Close(ctx)
+		_ = conn.Close(ctx) // cleanup: the assertions are done
 		users = append(users, c.Username)
 	}
 	n, err := vaultdb.RevokeRole(ctx, e.vc, "database", "reporting")
@@ -344,7 +344,7 @@ func TestRevokeAndExpire(t *testing.T) {
 
 	// A few-second TTL.
 	c, conn = e.creds(t, "app", 2*time.Second)
-	conn.Close(ctx)
+	_ = conn.Close(ctx) // cleanup: the assertions are done
 	if c.TTL != 2*time.Second {
 		t.Errorf("TTL %v, want 2s", c.TTL)
 	}
@@ -355,7 +355,7 @@ func TestRevokeAndExpire(t *testing.T) {
 		return nil
 	})
 	if cn, err := e.login(ctx, c.Username, c.Password.Reveal()); err == nil {
-		cn.Close(ctx)
+		_ = cn.Close(ctx) // cleanup: the assertions are done
 		t.Error("an expired credential still logs in")
 	}
 	if l, err := vaultdb.Leases(ctx, e.vc, "database", ""); err != nil || len(l) != 0 {

@@ -6,6 +6,7 @@ package vaultplan
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -221,13 +222,8 @@ func display(v any) string {
 		}
 		return "[" + strings.Join(x, ", ") + "]"
 	case map[string]string:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		var parts []string
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			parts = append(parts, k+"="+x[k])
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
