@@ -185,6 +185,9 @@ func (s *Stack) clusterNomadExtra(server bool) *hclwrite.File {
 		id.SetAttributeValue("ttl", cty.StringVal("1h"))
 		sb := b.AppendNewBlock("server", nil).Body()
 		sb.AppendNewBlock("default_scheduler_config", nil).Body().SetAttributeValue("memory_oversubscription_enabled", cty.True)
+		// As on the single node (nomadServerConfig): Nomad 1.11.3 reaps
+		// finished deployments at once (hashicorp/nomad#28210).
+		sb.SetAttributeValue("deployment_gc_threshold", cty.StringVal(deploymentGCThreshold))
 		return f
 	}
 	c := b.AppendNewBlock("client", nil).Body()
