@@ -7,6 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hstack-dev/hstack/pkg/clients"
+
 	"github.com/hstack-dev/hstack/pkg/rollout"
 )
 
@@ -31,6 +33,22 @@ func statusAction(c *cli.Context) error {
 			names = append(names, a.Name)
 		}
 	}
+	out := OutputFromContext(c)
+	// On a cluster (HSTACK_NOMAD_ADDRS), say which servers are down first,
+	// each within seconds, rather than wait on the failover client.
+	probes, err := probeNomadServers(c)
+	if err != nil {
+		return err
+	}
+	if probes != nil {
+		line, none := describeServers(probes)
+		if err := out.Emit(map[string]any{"nomad_servers": probes}, "%s", line); err != nil {
+			return err
+		}
+		if none {
+			return &ExitError{Code: ExitUnreachable, Err: fmt.Errorf("no Nomad server answers (%s)", clients.EnvNomadAddrs)}
+		}
+	}
 	nc, err := nomadClient(c)
 	if err != nil {
 		return err
@@ -39,7 +57,6 @@ func statusAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out := OutputFromContext(c)
 	for _, n := range names {
 		s, err := rollout.CurrentStatus(c.Context, nc, n)
 		if err != nil {

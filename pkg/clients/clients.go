@@ -39,18 +39,28 @@ const (
 	EnvVaultAddrs  = "HSTACK_VAULT_ADDRS"
 )
 
-// serversFrom reads env's server list; nil when unset. An explicit
-// address override wins over the list (it names one server on purpose).
+// serversFrom reads env's server list; nil when unset. An address
+// override that is not one of the listed servers wins over the list (it
+// names another server on purpose); one that is (NOMAD_ADDR, which a flag
+// reads too, is the first) leaves the list in use.
 func serversFrom(env, override string) ([]*url.URL, error) {
 	v := os.Getenv(env)
-	if v == "" || override != "" {
+	if v == "" {
 		return nil, nil
 	}
 	us, err := failover.Parse(v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", env, err)
 	}
-	return us, nil
+	if override == "" {
+		return us, nil
+	}
+	for _, u := range us {
+		if strings.TrimRight(override, "/") == u.String() || override == u.Host {
+			return us, nil
+		}
+	}
+	return nil, nil
 }
 
 // Secret holds a credential such as an ACL token. Its printing and
@@ -97,7 +107,10 @@ func (t TLSConfig) isZero() bool { return t == TLSConfig{} }
 
 // NomadConfig overrides the Nomad client settings.
 type NomadConfig struct {
-	Address   string
+	Address string
+	// Single talks to Address alone, even with HSTACK_NOMAD_ADDRS set (a
+	// probe of one server).
+	Single    bool
 	Token     Secret
 	Region    string
 	Namespace string
@@ -133,6 +146,9 @@ func Nomad(cfg Config) (*nomadapi.Client, error) {
 	servers, err := serversFrom(EnvNomadAddrs, o.Address)
 	if err != nil {
 		return nil, fmt.Errorf("nomad client: %w", err)
+	}
+	if o.Single {
+		servers = nil
 	}
 	if servers != nil {
 		nc.Address = servers[0].String()

@@ -395,3 +395,13 @@ func TestSecretNeverPrinted(t *testing.T) {
 		t.Error("Reveal lost the value")
 	}
 }
+
+func TestServersFromKeepsTheListForAListedOverride(t *testing.T) {
+	t.Setenv(EnvNomadAddrs, "http://127.0.0.11:4646,http://127.0.0.12:4646")
+	for override, want := range map[string]int{"": 2, "http://127.0.0.11:4646": 2, "127.0.0.12:4646": 2, "http://10.0.0.1:4646": 0} {
+		us, err := serversFrom(EnvNomadAddrs, override)
+		if err != nil || len(us) != want {
+			t.Errorf("override %q: %d servers, %v; want %d", override, len(us), err, want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"github.com/hashicorp/go-cleanhttp"
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
 	"github.com/hstack-dev/hstack/pkg/failover"
@@ -60,6 +63,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := devstacktest.BuildBinary(t, "./cmd/pingapp", s.Dir)
+	hstack := devstacktest.BuildBinary(t, "./cmd/hstack", s.Dir)
 	job := func(version string) *nomadapi.Job {
 		j := devstacktest.ParsePingappJob(t, nomad, map[string]string{
 			"pingapp_bin": bin, "database_port": fmt.Sprint(s.Ports.Postgres), "count": "2", "version": version,
@@ -131,6 +135,23 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		t.Logf("MEASURED nomad leader kill: new leader %s elected %v after the kill; hstack's client blind for at most %v; release %s",
 			elected.node.Name, elected.after.Round(time.Millisecond), blind.Round(time.Millisecond), res.Outcome)
 		blindMu.Unlock()
+		// `hstack status` with the server down: it names it, and does not
+		// wait on it.
+		cmd := exec.Command(hstack, "status", "pingapp")
+		cmd.Env = os.Environ()
+		for _, kv := range s.Env() {
+			cmd.Env = append(cmd.Env, kv[0]+"="+kv[1])
+		}
+		statusStart := time.Now()
+		outb, err := cmd.CombinedOutput()
+		took := time.Since(statusStart)
+		if err != nil {
+			t.Fatalf("hstack status: %v\n%s", err, outb)
+		}
+		if !strings.Contains(string(outb), leader.Address+":4646 DOWN") || !strings.Contains(string(outb), "2 of 3 up") {
+			t.Errorf("hstack status does not say %s is down:\n%s", leader.Name, outb)
+		}
+		t.Logf("hstack status with %s down, in %v:\n%s", leader.Name, took.Round(time.Millisecond), outb)
 		if err := s.RestartAgent(ctx, leader.Name+"/"+devstack.Nomad); err != nil {
 			t.Fatal(err)
 		}
@@ -177,6 +198,63 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		}
 	})
 
+	t.Run("vault active node killed", func(t *testing.T) {
+		active, err := s.LeaderNode(ctx, devstack.Vault)
+		if err != nil {
+			t.Fatal(err)
+		}
+		load := startLoad(t, consul, 50)
+		if _, err := s.KillAgent(active.Name + "/" + devstack.Vault); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		var standby election
+		select {
+		case standby = <-watchNewLeader(s, devstack.Vault, active, killed):
+		case <-time.After(2 * time.Minute):
+			t.Fatal("no standby took over within 2 minutes")
+		}
+		if standby.node.Name == "" {
+			t.Fatal("no standby took over")
+		}
+		// hstack db creds' Vault client: pkg/clients with every server
+		// (dev.env's HSTACK_VAULT_ADDRS), the first being the dead one
+		// when server-1 was active.
+		for _, kv := range s.Env() {
+			t.Setenv(kv[0], kv[1])
+		}
+		vc, err := clients.Vault(clients.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		devstacktest.Eventually(t, time.Minute, "database credentials through hstack's Vault client", func() error {
+			secret, err := vc.Logical().Read("database/creds/pingapp")
+			if err != nil {
+				return err
+			}
+			if secret == nil || secret.Data["username"] == nil {
+				return fmt.Errorf("no credentials in the answer (a 404 from the node asked)")
+			}
+			return nil
+		})
+		credsTook := time.Since(killed)
+		// New allocations log in to Vault and fetch their credentials
+		// through the Nomad clients' Vault address (the load balancer).
+		if res := deploy(job("v3"), nil); res.Outcome != rollout.Succeeded {
+			t.Fatalf("v3 after the kill: %s", res.Outcome)
+		}
+		waitServing(t, consul, "v3", 2)
+		sent, failed := load.stop()
+		t.Logf("MEASURED vault active node killed (%s): %s active %v after the kill; database credentials read through hstack's client %v after the kill; v3 released with new credentials; %d requests at 50/s, %d failed",
+			active.Name, standby.node.Name, standby.after.Round(time.Millisecond), credsTook.Round(time.Millisecond), sent, failed)
+		if failed > 0 {
+			t.Errorf("%d of %d requests failed while the active Vault was lost", failed, sent)
+		}
+		if err := s.RestartAgent(ctx, active.Name+"/"+devstack.Vault); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("client node killed", func(t *testing.T) {
 		load := startLoad(t, consul, 50)
 		killed, err := s.KillNode("client-2")
@@ -189,7 +267,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		// healthy set once Consul's servers see it fail (serf), and Nomad
 		// reschedules once the node misses its heartbeats.
 		devstacktest.Eventually(t, 5*time.Minute, "pingapp rescheduled onto client-1 and passing", func() error {
-			return servingOn(consul, "v2", 2, "client-1")
+			return servingOn(consul, "v3", 2, "client-1")
 		})
 		recovered := time.Since(at)
 		time.Sleep(5 * time.Second)

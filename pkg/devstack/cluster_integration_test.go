@@ -63,8 +63,8 @@ func TestClusterBootsAndReleasesAcrossZones(t *testing.T) {
 			if !st.Running || !st.Healthy {
 				t.Errorf("%s: running=%v healthy=%v %s", st.Name, st.Running, st.Healthy, st.Detail)
 			}
-			if st.Name == devstack.Postgres {
-				continue
+			if !strings.Contains(st.Name, "/") {
+				continue // postgres, the Vault load balancer
 			}
 			product := st.Name[strings.Index(st.Name, "/")+1:]
 			if roles[product] == nil {

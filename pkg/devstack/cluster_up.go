@@ -103,6 +103,11 @@ var clusterTCPPorts = []int{8300, 8301, 8302, 8500, 8600, 4646, 4647, 4648, 8200
 var clusterUDPPorts = []int{8301, 8302, 8600, 4648}
 
 func checkClusterPortsFree(nodes []Node) error {
+	l, err := net.Listen("tcp", VaultLBAddress+":8200")
+	if err != nil {
+		return fmt.Errorf("port 8200 on %s (the cluster's Vault load balancer) is already in use: another cluster is running there", VaultLBAddress)
+	}
+	l.Close()
 	for _, n := range nodes {
 		for _, p := range clusterTCPPorts {
 			l, err := net.Listen("tcp", net.JoinHostPort(n.Address, strconv.Itoa(p)))
@@ -172,7 +177,8 @@ func (s *Stack) clusterNomadExtra(server bool) *hclwrite.File {
 	b := f.Body()
 	v := b.AppendNewBlock("vault", nil).Body()
 	v.SetAttributeValue("enabled", cty.True)
-	v.SetAttributeValue("address", cty.StringVal(s.VaultAddr()))
+	// Through the load balancer: any live Vault node serves the tasks.
+	v.SetAttributeValue("address", cty.StringVal("http://"+VaultLBAddress+":8200"))
 	v.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
 	if server {
 		id := v.AppendNewBlock("default_identity", nil).Body()
@@ -180,6 +186,9 @@ func (s *Stack) clusterNomadExtra(server bool) *hclwrite.File {
 		id.SetAttributeValue("ttl", cty.StringVal("1h"))
 		sb := b.AppendNewBlock("server", nil).Body()
 		sb.AppendNewBlock("default_scheduler_config", nil).Body().SetAttributeValue("memory_oversubscription_enabled", cty.True)
+		// As on the single node (nomadServerConfig): Nomad 1.11.3 reaps
+		// finished deployments at once (hashicorp/nomad#28210).
+		sb.SetAttributeValue("deployment_gc_threshold", cty.StringVal(deploymentGCThreshold))
 		return f
 	}
 	c := b.AppendNewBlock("client", nil).Body()
@@ -529,6 +538,9 @@ func (s *Stack) nodeVault(n Node) (*vaultapi.Client, error) {
 	}
 	c.ClearToken()
 	c.ClearNamespace()
+	// One node's answer, now: a dead node must not cost the caller the
+	// library's retries (seconds of backoff) before the next is asked.
+	c.SetMaxRetries(0)
 	if s.nodeClients.vault == nil {
 		s.nodeClients.vault = map[string]*vaultapi.Client{}
 	}
@@ -915,6 +927,90 @@ func (s *Stack) clusterComponents() []component {
 			}
 		}
 		cs = append(cs, c)
+		if p.product == Vault && procs[i+1].product != Vault {
+			cs = append(cs, s.vaultLBComponent())
+		}
 	}
 	return cs
+}
+
+// VaultLBAddress is where the cluster's Vault load balancer listens: a
+// HAProxy standing in for production's internal load balancer in front of
+// the Vault nodes (terraform/modules/vault, vault_addr). Nomad clients
+// reach Vault through it, so a task still gets credentials when the node
+// its client would otherwise have used is gone.
+const VaultLBAddress = "127.0.0.10"
+
+const vaultLB = "vault-lb"
+
+// vaultLBConfig passes TCP through to every Vault node that answers its
+// health check as active or standby (standbys forward to the active node).
+func (s *Stack) vaultLBConfig() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Rendered by hstack dev up --cluster: the Vault nodes behind one address.
+global
+  maxconn 2000
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 5m
+  timeout server 5m
+  retries 2
+  option redispatch
+frontend vault
+  bind %s:8200
+  default_backend vault
+backend vault
+  balance first
+  option httpchk GET /v1/sys/health?standbyok=true
+  http-check expect status 200
+  default-server inter 500ms fall 1 rise 1 on-marked-down shutdown-sessions
+`, VaultLBAddress)
+	for _, n := range s.state.Cluster.Nodes {
+		if n.Server {
+			fmt.Fprintf(&b, "  server %s %s:8200 check\n", n.Name, n.Address)
+		}
+	}
+	return b.String()
+}
+
+func (s *Stack) vaultLBComponent() component {
+	cfg := s.path("cluster-extra", "vault-lb.cfg")
+	return component{
+		name: vaultLB, port: func(Ports) int { return 8200 }, host: VaultLBAddress,
+		markerPath: cfg, starting: "starting (HAProxy in front of the Vault nodes)",
+		start: func(s *Stack, ctx context.Context) error {
+			bin, err := exec.LookPath("haproxy")
+			if err != nil {
+				if _, serr := os.Stat("/usr/sbin/haproxy"); serr != nil {
+					return fmt.Errorf("the cluster's Vault load balancer needs haproxy (apt-get install haproxy): %w", err)
+				}
+				bin = "/usr/sbin/haproxy"
+			}
+			if err := os.WriteFile(cfg, []byte(s.vaultLBConfig()), 0o600); err != nil {
+				return err
+			}
+			pid, err := startDaemon(s.Dir, s.logPath(vaultLB), nil, bin, "-W", "-db", "-f", cfg)
+			if err != nil {
+				return err
+			}
+			s.state.PIDs[vaultLB] = pid
+			return s.saveState()
+		},
+		ready: func(s *Stack, ctx context.Context) error {
+			c, err := s.nodeVault(Node{Name: vaultLB, Address: VaultLBAddress})
+			if err != nil {
+				return err
+			}
+			h, err := c.Sys().HealthWithContext(ctx)
+			if err != nil {
+				return err
+			}
+			if !h.Initialized || h.Sealed {
+				return fmt.Errorf("vault through the load balancer: initialized=%v sealed=%v", h.Initialized, h.Sealed)
+			}
+			return nil
+		},
+		stopGrace: 5 * time.Second,
+	}
 }
