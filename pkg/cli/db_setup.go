@@ -182,5 +182,5 @@ func adminNeeded(tokenGiven bool, err error) error {
 	if !tokenGiven {
 		who = "no token (VAULT_TOKEN is not set)"
 	}
-	return &ExitError{Code: ExitUnreachable, Err: fmt.Errorf("Vault refused %s: db setup configures JWT auth, policies and the database secrets engine, which takes the hstack-admin policy (policies/vault/hstack-admin.hcl): %w", who, err)}
+	return &ExitError{Code: ExitUnreachable, Err: fmt.Errorf("db setup: Vault refused %s: it configures JWT auth, policies and the database secrets engine, which takes the hstack-admin policy (policies/vault/hstack-admin.hcl): %w", who, err)}
 }

@@ -126,7 +126,7 @@ func (v Vault) raft(ctx context.Context) error {
 	// The autopilot state answers only on Raft storage; anything else
 	// (inmem, file, consul) answers with an error.
 	if _, err := v.Client.Sys().RaftAutopilotStateWithContext(ctx); err != nil {
-		return fmt.Errorf("Vault's storage is not integrated storage (Raft), which is the only one with a snapshot API: %w", err)
+		return fmt.Errorf("vault: the storage is not integrated storage (Raft), the only one with a snapshot API: %w", err)
 	}
 	return nil
 }
