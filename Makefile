@@ -30,9 +30,9 @@ runtime-tools: deps ## Nomad (with its web UI), Consul, Vault and Terraform at t
 
 # What only the tests run: Packer (hstack image build), the AWS provider
 # (offline mirror) and Trivy (terraform/), the autoscaler, actionlint and
-# GoReleaser (autoscaling, workflow and release tests).
+# GoReleaser with syft for its SBOMs (autoscaling, workflow and release tests).
 test-tools: runtime-tools
-	@scripts/tools.sh packer aws-provider trivy nomad-autoscaler actionlint goreleaser
+	@scripts/tools.sh packer aws-provider trivy nomad-autoscaler actionlint goreleaser syft
 
 tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 	@scripts/tools.sh
