@@ -30,9 +30,10 @@ runtime-tools: deps ## Nomad (with its web UI), Consul, Vault and Terraform at t
 
 # What only the tests run: Packer (hstack image build), the AWS provider
 # (offline mirror) and Trivy (terraform/), the autoscaler, actionlint and
-# GoReleaser (autoscaling, workflow and release tests), gosec (the security scan).
+# GoReleaser with syft for its SBOMs (autoscaling, workflow and release
+# tests), gosec (the security scan).
 test-tools: runtime-tools
-	@scripts/tools.sh packer aws-provider trivy nomad-autoscaler actionlint goreleaser gosec
+	@scripts/tools.sh packer aws-provider trivy nomad-autoscaler actionlint goreleaser syft gosec
 
 tools: deps ## every pinned tool: Nomad, Consul, Vault, Terraform, Packer
 	@scripts/tools.sh
