@@ -87,6 +87,11 @@ func TestSnapshotJobShipsToTheBucket(t *testing.T) {
 	if task.Config["image"] != HstackImage+":1.4.0" || args[0] != "snapshot" || args[1] != "save" || args[len(args)-1] != "s3://shop-snapshots/shop" {
 		t.Errorf("task config %v", task.Config)
 	}
+	// The upload needs the instance role, and IMDSv2's hop limit of 1
+	// (terraform/modules/fleet) admits only the host's network.
+	if task.Config["network_mode"] != "host" {
+		t.Errorf("network_mode = %v, want host: a bridged container cannot reach IMDSv2 with hop limit 1", task.Config["network_mode"])
+	}
 	if !strings.Contains(string(j.HCL), `secret "nomad/creds/snapshot"`) || strings.Contains(string(j.HCL), "TOKEN=s.") {
 		t.Error("tokens are not fetched from Vault at run time")
 	}

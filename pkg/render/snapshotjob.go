@@ -37,6 +37,10 @@ func snapshotJob(st *stackfile.Stack, opts Options) *nomadapi.Job {
 			"image": HstackImage + ":" + version,
 			"args": []any{"snapshot", "save", "--out", "${NOMAD_ALLOC_DIR}/data/snapshots",
 				"--upload", "s3://" + opts.SnapshotBucket + "/" + st.Name},
+			// The host's network: the upload to S3 takes the instance
+			// role's credentials from IMDSv2, whose hop limit of 1 (the
+			// fleet module) a bridged container cannot reach.
+			"network_mode":    "host",
 			"readonly_rootfs": true,
 			"cap_drop":        []any{"ALL"},
 			"security_opt":    []any{"no-new-privileges"},
