@@ -6,7 +6,9 @@ import (
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 
+	"github.com/hstack-dev/hstack/pkg/cli"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
+	"github.com/hstack-dev/hstack/pkg/tfoutputs"
 )
 
 // hstack.hcl's databases that take their endpoints from Terraform name
@@ -46,5 +48,29 @@ func TestStackFileTerraformOutputsExist(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("hstack.hcl has no database with from_terraform_output in prod")
+	}
+}
+
+// The outputs hstack's day-2 commands and deliver.yml read by name are
+// declared by every environment's outputs root: the cluster jobs of
+// `render --terraform-outputs` (pkg/tfoutputs.OpsFrom), `hstack db
+// snapshot`'s cluster, and deliver.yml's ECR repository and OIDC role.
+func TestDay2OutputsExist(t *testing.T) {
+	names := []string{
+		tfoutputs.OutputSnapshotBucket, tfoutputs.OutputClientASGName, tfoutputs.OutputClientASGMin,
+		tfoutputs.OutputClientASGMax, tfoutputs.OutputRegion, cli.AuroraClusterIDOutput,
+		"ecr_repository_name", "deliver_role_arn",
+	}
+	for _, env := range []string{"dev", "prod"} {
+		dir := filepath.Join(srcDir(t), "envs", env)
+		mod, d := tfconfig.LoadModule(dir)
+		if d.HasErrors() {
+			t.Fatalf("%s: %v", dir, d.Err())
+		}
+		for _, name := range names {
+			if _, ok := mod.Outputs[name]; !ok {
+				t.Errorf("terraform/envs/%s declares no output %q", env, name)
+			}
+		}
 	}
 }

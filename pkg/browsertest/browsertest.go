@@ -173,7 +173,7 @@ func screenshotDir(t testing.TB) (string, error) {
 			t.Logf("screenshots kept in %s", dir)
 			return
 		}
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir) // best effort, like t.TempDir's own cleanup
 	})
 	return dir, nil
 }
@@ -248,7 +248,8 @@ func (b *Browser) Check(p Page) (Seen, error) {
 	// Let images and charts settle before the screenshot; what is asserted
 	// is already there.
 	settle, cancelSettle := context.WithTimeout(b.ctx, 10*time.Second)
-	chromedp.Run(settle, chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(0)))
+	// A page that never settles is still read and asserted on below.
+	_, _ = chromedp.Run(settle, chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(0)))
 	cancelSettle()
 	read, cancelRead := context.WithTimeout(b.ctx, time.Minute)
 	defer cancelRead()

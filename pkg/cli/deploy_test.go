@@ -102,16 +102,18 @@ func TestReleaseAppsConcurrently(t *testing.T) {
 	}
 }
 
-// --fail-fast with releases in flight: a fails (and is rolled back) while b's deployment runs
-// (its allocations never turn healthy on their own) and c waits for a
-// slot. b is aborted in Nomad, its stable version comes back, c never
-// starts, the summary has a line for each, and the run exits 1.
-func TestReleaseAppsFailFastAbortsInFlight(t *testing.T) {
+// inFlight releases version 1 of manyApps' a, b and c, then version 2 at
+// --parallel 2: a fails (and is rolled back) while b's deployment runs,
+// and c waits for a slot. b's allocations turn healthy only once a's
+// rollback is under way (never, with failFast: it is to be aborted), so b
+// is surely in flight when a fails.
+func inFlight(t *testing.T, failFast bool) (*nomadfake.Fake, []appOutcome) {
+	t.Helper()
 	st, diags := stackfile.Parse([]byte(manyApps), "hstack.hcl", stackfile.LoadOptions{})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	render1 := func(version string) []*render.Job {
+	apps := func(version string) []*render.Job {
 		jobs, err := render.Render(st, render.Options{Version: version})
 		if err != nil {
 			t.Fatal(err)
@@ -123,40 +125,63 @@ func TestReleaseAppsFailFastAbortsInFlight(t *testing.T) {
 	dp := &release.Deployer{Nomad: fake.Client(), Report: func(string, ...any) {}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, o := range releaseApps(ctx, dp, st, render1("1"), 3, false) {
+	for _, o := range releaseApps(ctx, dp, st, apps("1"), 3, false) {
 		if o.code() != ExitOK {
 			t.Fatalf("version 1 of %s: %s %v", o.Job, o.status(), o.Err)
 		}
 	}
-
-	// a fails only once b's deployment is under way, so b is surely in
-	// flight when it does.
-	var bPlaced atomic.Bool
+	var bPlaced, aReverting atomic.Bool
 	fake.Behave(func(j *nomadapi.Job, _ string) nomadfake.Health {
-		if j.Meta["version"] != "2" {
-			return nomadfake.Health{}
-		}
-		switch *j.ID {
-		case "a":
+		switch {
+		case *j.ID == "a" && j.Meta["version"] == "2":
 			return nomadfake.Health{Unhealthy: bPlaced.Load(), Pending: !bPlaced.Load()}
-		case "b":
+		case *j.ID == "a" && bPlaced.Load():
+			aReverting.Store(true) // version 1 again: Nomad's auto-revert
+		case *j.ID == "b" && j.Meta["version"] == "2":
 			bPlaced.Store(true)
-			return nomadfake.Health{Pending: true}
+			return nomadfake.Health{Pending: failFast || !aReverting.Load()}
 		}
 		return nomadfake.Health{}
 	})
-	outcomes := releaseApps(ctx, dp, st, render1("2"), 2, true)
+	return fake, releaseApps(ctx, dp, st, apps("2"), 2, failFast)
+}
+
+func outcomeLine(outcomes []appOutcome) string {
 	var got []string
 	for _, o := range outcomes {
 		got = append(got, fmt.Sprintf("%s=%s/%d", o.Job, o.status(), o.code()))
 	}
-	if strings.Join(got, " ") != "a=rolled-back/1 b=error/1 c=skipped/1" {
-		t.Errorf("outcomes: %s", strings.Join(got, " "))
+	return strings.Join(got, " ")
+}
+
+// Without --fail-fast, a failure lets the releases in flight and those
+// still waiting finish; the run still exits 1.
+func TestReleaseAppsFailureLetsOthersFinish(t *testing.T) {
+	fake, outcomes := inFlight(t, false)
+	if got := outcomeLine(outcomes); got != "a=rolled-back/1 b=succeeded/0 c=succeeded/0" {
+		t.Errorf("outcomes: %s", got)
+	}
+	for _, app := range []string{"b", "c"} {
+		if vs := fake.Jobs(app); vs[len(vs)-1].Meta["version"] != "2" || !*vs[len(vs)-1].Stable {
+			t.Errorf("%s: version %s, stable %v", app, vs[len(vs)-1].Meta["version"], *vs[len(vs)-1].Stable)
+		}
+	}
+	if code := worst(outcomes).code(); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+}
+
+// With --fail-fast, b (in flight) is aborted in Nomad and its stable
+// version comes back, c never starts, the summary has a line for each,
+// and the run exits 1.
+func TestReleaseAppsFailFastAbortsInFlight(t *testing.T) {
+	fake, outcomes := inFlight(t, true)
+	if got := outcomeLine(outcomes); got != "a=rolled-back/1 b=error/1 c=skipped/1" {
+		t.Errorf("outcomes: %s", got)
 	}
 	if b := outcomes[1]; b.Err == nil || !strings.Contains(b.Err.Error(), "aborted: another app's release failed (--fail-fast)") {
 		t.Errorf("b: %v", b.Err)
 	}
-
 	// In Nomad: b's deployment of version 2 was failed (not left running)
 	// and version 1 is back; c was never registered again.
 	for _, d := range fake.Deployments() {
@@ -181,7 +206,7 @@ func TestReleaseAppsFailFastAbortsInFlight(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, summary)
 		}
 	}
-	if code := worst(outcomes).code(); code != ExitRolledBack || ExitRolledBack != 1 {
+	if code := worst(outcomes).code(); code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
 }

@@ -483,7 +483,7 @@ func startLoad(t *testing.T, consul *consulapi.Client, rate int) *load {
 						l.failed.Add(1)
 						return
 					}
-					resp.Body.Close()
+					_ = resp.Body.Close() // only the status is read
 					if resp.StatusCode != http.StatusOK {
 						l.failed.Add(1)
 					}

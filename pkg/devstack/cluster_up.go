@@ -114,14 +114,14 @@ func checkClusterPortsFree(nodes []Node) error {
 			if err != nil {
 				return fmt.Errorf("port %d on %s (%s) is already in use: another cluster is running there (stop it with `hstack dev down --dir DIR`)", p, n.Address, n.Name)
 			}
-			l.Close()
+			_ = l.Close() // a probe: the port was free, which is all it asks
 		}
 		for _, p := range clusterUDPPorts {
 			c, err := net.ListenPacket("udp", net.JoinHostPort(n.Address, strconv.Itoa(p)))
 			if err != nil {
 				return fmt.Errorf("udp port %d on %s (%s) is already in use", p, n.Address, n.Name)
 			}
-			c.Close()
+			_ = c.Close() // a probe, as above
 		}
 	}
 	return nil
@@ -132,6 +132,7 @@ func checkClusterPortsFree(nodes []Node) error {
 // Vault wiring Nomad needs for workload identities, and tasks on loopback.
 func (s *Stack) clusterExtra() (map[string]map[string][]string, error) {
 	dir := s.path("cluster-extra")
+	// #nosec G301 -- the files in it are 0600 (writeHCL); the directory shows only their names.
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -204,6 +205,7 @@ func (s *Stack) renderCluster() error {
 		return err
 	}
 	// lib.sh takes the pinned versions from beside itself, as on an image.
+	// #nosec G306 -- the pinned tool versions, public like the scripts beside them.
 	if err := os.WriteFile(filepath.Join(scripts, "versions.env"), []byte(tools.VersionsEnv()), 0o644); err != nil {
 		return err
 	}
@@ -213,6 +215,7 @@ func (s *Stack) renderCluster() error {
 	}
 	for _, r := range ClusterRenders(s.path("nodes"), s.state.Cluster.Nodes, "") {
 		r.Extra = extra[r.Role]
+		// #nosec G204 -- the role scripts embedded in hstack itself, with arguments hstack renders.
 		cmd := exec.Command("bash", append([]string{filepath.Join(scripts, r.Role+".sh")}, r.Args("")...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("scripts/provision/%s.sh for %s: %w\n%s", r.Role, r.Name, err, out)
@@ -221,6 +224,7 @@ func (s *Stack) renderCluster() error {
 	// Vault refuses a Raft directory others can read.
 	for _, n := range s.state.Cluster.Nodes {
 		if n.Server {
+			// #nosec G302 -- a directory: 0700 is owner-only, what Vault wants.
 			if err := os.Chmod(filepath.Join(s.nodeRoot(n), "opt", "vault", "data"), 0o700); err != nil {
 				return err
 			}

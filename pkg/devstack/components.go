@@ -115,26 +115,16 @@ func init() {
 				}
 				return s.vaultInit(ctx)
 			},
-			ready: (*Stack).vaultReady,
-			afterReady: func(s *Stack, ctx context.Context) error {
-				if !s.state.Secure {
-					return nil
-				}
-				return s.secureVaultAndConsul(ctx)
-			},
-			stopGrace: 10 * time.Second,
+			ready:      (*Stack).vaultReady,
+			afterReady: secureOnly((*Stack).secureVaultAndConsul),
+			stopGrace:  10 * time.Second,
 		},
 		{
 			name: Nomad, bin: Nomad, port: func(p Ports) int { return p.NomadHTTP }, starting: "starting server",
 			config: (*Stack).nomadServerConfig, args: func(cfg string) []string { return []string{"agent", "-config", cfg} },
-			ready: (*Stack).nomadServerReady,
-			afterReady: func(s *Stack, ctx context.Context) error {
-				if !s.state.Secure {
-					return nil
-				}
-				return s.secureNomad(ctx)
-			},
-			stopGrace: 15 * time.Second,
+			ready:      (*Stack).nomadServerReady,
+			afterReady: secureOnly((*Stack).secureNomad),
+			stopGrace:  15 * time.Second,
 			afterStop: func(s *Stack) error {
 				if os.Geteuid() != 0 {
 					return nil
@@ -159,6 +149,16 @@ func init() {
 				return nil
 			},
 		},
+	}
+}
+
+// secureOnly is a step only a secure stack (ACLs, TLS) takes.
+func secureOnly(step func(*Stack, context.Context) error) func(*Stack, context.Context) error {
+	return func(s *Stack, ctx context.Context) error {
+		if !s.state.Secure {
+			return nil
+		}
+		return step(s, ctx)
 	}
 }
 

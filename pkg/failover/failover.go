@@ -85,7 +85,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		b, err := io.ReadAll(req.Body)
-		req.Body.Close()
+		_ = req.Body.Close() // read to the end; ReadAll's error is the one that counts
 		if err != nil {
 			return nil, err
 		}
@@ -130,7 +130,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		if resp != nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // a refusal being retried on the next server
 		}
 		// A short pause once every server has been tried: an election
 		// takes a moment.
@@ -190,7 +190,7 @@ func retryable(method string, err error) bool {
 // back for the caller.
 func (t *Transport) noLeader(method string, resp *http.Response) bool {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	_ = resp.Body.Close() // replaced by the bytes read, below
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	if err != nil {
 		return false

@@ -30,7 +30,7 @@ func deadAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := "http://" + l.Addr().String()
-	l.Close()
+	_ = l.Close() // closed on purpose: nothing listens there now
 	return addr
 }
 
@@ -43,7 +43,7 @@ func TestRoundTripSkipsDeadAndLeaderlessServers(t *testing.T) {
 			return
 		}
 		b, _ := io.ReadAll(r.Body)
-		io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(b))
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(b)) // a fake answering the client under test
 	}))
 	defer leaderless.Close()
 
@@ -57,7 +57,7 @@ func TestRoundTripSkipsDeadAndLeaderlessServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close() // the body is read
 	if string(b) != `POST /v1/job/x {"a":1}` {
 		t.Errorf("answer %q: the body must be replayed to the next server", b)
 	}
@@ -128,7 +128,7 @@ func TestIdempotentWritesRetryAForwardLostMidway(t *testing.T) {
 			http.Error(w, "rpc error: EOF", http.StatusInternalServerError)
 			return
 		}
-		io.WriteString(w, "promoted")
+		_, _ = io.WriteString(w, "promoted") // a fake answering the client under test
 	}))
 	defer srv.Close()
 	for _, idem := range []bool{false, true} {
@@ -139,7 +139,7 @@ func TestIdempotentWritesRetryAForwardLostMidway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close() // only the status is read
 		if want := map[bool]int{false: 500, true: 200}[idem]; resp.StatusCode != want {
 			t.Errorf("idempotent=%v: status %d, want %d", idem, resp.StatusCode, want)
 		}
@@ -149,8 +149,12 @@ func TestIdempotentWritesRetryAForwardLostMidway(t *testing.T) {
 func TestNoLeaderReadsAGzippedBody(t *testing.T) {
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
-	io.WriteString(zw, "rpc error: EOF")
-	zw.Close()
+	if _, err := io.WriteString(zw, "rpc error: EOF"); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	raw := z.Bytes()
 	resp := &http.Response{StatusCode: 500, Header: http.Header{"Content-Encoding": {"gzip"}}, Body: io.NopCloser(bytes.NewReader(raw))}
 	if !(&Transport{}).noLeader("GET", resp) {

@@ -73,3 +73,33 @@ output "aurora_master_user_secret_arn" {
   value       = var.aurora_master_user_secret_arn
   sensitive   = true
 }
+
+output "aws_region" {
+  description = "AWS region of the environment (the autoscaler's aws-asg target)."
+  value       = var.aws_region
+}
+
+output "snapshot_bucket" {
+  description = "S3 bucket the periodic hstack-snapshot job ships Nomad, Consul and Vault snapshots to."
+  value       = var.snapshot_bucket
+}
+
+output "ecr_repository_name" {
+  description = "ECR repository of pingapp's images (deliver.yml's ecr-repository input)."
+  value       = var.ecr_repository_name
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository URL of pingapp's images, without a tag."
+  value       = var.ecr_repository_url
+}
+
+output "deliver_role_arn" {
+  description = "IAM role deliver.yml assumes through GitHub OIDC (its aws-role-arn input)."
+  value       = var.deliver_role_arn
+}
+
+output "aurora_cluster_id" {
+  description = "Identifier of the Aurora cluster (`hstack db snapshot`)."
+  value       = var.aurora_cluster_id
+}

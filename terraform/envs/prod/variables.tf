@@ -73,3 +73,33 @@ variable "aurora_master_user_secret_arn" {
   description = "Secrets Manager secret of Aurora's master user (Vault's database secrets engine reads it). From the database layer."
   sensitive   = true
 }
+
+variable "aws_region" {
+  type        = string
+  description = "AWS region of the environment (the autoscaler's aws-asg target). From the cluster layer."
+}
+
+variable "snapshot_bucket" {
+  type        = string
+  description = "S3 bucket of the periodic hstack-snapshot job. From the cluster layer."
+}
+
+variable "ecr_repository_name" {
+  type        = string
+  description = "ECR repository of pingapp's images. From the cluster layer."
+}
+
+variable "ecr_repository_url" {
+  type        = string
+  description = "ECR repository URL of pingapp's images. From the cluster layer."
+}
+
+variable "deliver_role_arn" {
+  type        = string
+  description = "IAM role deliver.yml assumes through GitHub OIDC. From the cluster layer."
+}
+
+variable "aurora_cluster_id" {
+  type        = string
+  description = "Identifier of the Aurora cluster. From the database layer."
+}

@@ -38,3 +38,8 @@ output "guarantees" {
     final_snapshot      = !aws_rds_cluster.this.skip_final_snapshot
   }
 }
+
+output "cluster_id" {
+  description = "Cluster identifier, for `hstack db snapshot` (aws rds create-db-cluster-snapshot --db-cluster-identifier)."
+  value       = aws_rds_cluster.this.cluster_identifier
+}

@@ -53,3 +53,36 @@ resource "aws_vpc_security_group_ingress_rule" "this" {
   referenced_security_group_id = each.value.sg
   tags                         = var.tags
 }
+
+# The Nomad Autoscaler's aws-asg target runs on the clients and resizes this
+# group: change its size, tag it and terminate its drained instances, on
+# this group only. The Describe calls have no resource-level permissions.
+resource "aws_iam_role_policy" "autoscaler" {
+  name = "nomad-autoscaler-aws-asg"
+  role = var.role_name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "ScaleTheClientGroup"
+        Effect = "Allow"
+        Action = [
+          "autoscaling:UpdateAutoScalingGroup",
+          "autoscaling:CreateOrUpdateTags",
+          "autoscaling:TerminateInstanceInAutoScalingGroup",
+        ]
+        Resource = module.fleet.asg_arn
+      },
+      {
+        Sid    = "DescribeGroups"
+        Effect = "Allow"
+        Action = [
+          "autoscaling:DescribeAutoScalingGroups",
+          "autoscaling:DescribeScalingActivities",
+          "autoscaling:DescribeInstanceRefreshes",
+        ]
+        Resource = "*"
+      },
+    ]
+  })
+}

@@ -22,3 +22,8 @@ output "ami_id" {
   description = "Client AMI in use."
   value       = module.fleet.ami_id
 }
+
+output "autoscaler_policy" {
+  description = "The aws-asg policy document (JSON) the clients' role has for the Nomad Autoscaler."
+  value       = aws_iam_role_policy.autoscaler.policy
+}

@@ -117,3 +117,8 @@ variable "retry_join" {
   type        = string
   description = "Cloud auto-join string of the servers (module servers output retry_join)."
 }
+
+variable "role_name" {
+  type        = string
+  description = "Name of the IAM role behind instance_profile_name: the Nomad Autoscaler on the clients may resize this group and no other."
+}

@@ -32,3 +32,8 @@ output "internal_lb_dns_name" {
   description = "DNS name of the internal load balancer, null without internal_lb_ports."
   value       = local.lb ? aws_lb.this[0].dns_name : null
 }
+
+output "asg_arn" {
+  description = "ARN of the Auto Scaling group, for policies that may change it (the Nomad Autoscaler's)."
+  value       = aws_autoscaling_group.this.arn
+}

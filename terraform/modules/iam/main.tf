@@ -68,3 +68,36 @@ resource "aws_iam_instance_profile" "this" {
   role     = aws_iam_role.this[each.key].name
   tags     = var.tags
 }
+
+# The periodic hstack-snapshot job runs on the clients and writes its sets
+# to the snapshot bucket: put (and list, to report what is there) under
+# that bucket only, and the data keys of its KMS key. It may not delete:
+# expiry is the bucket's lifecycle rule, so a compromised client cannot
+# erase the backups.
+resource "aws_iam_role_policy" "snapshot_writer" {
+  name = "hstack-snapshot-writer"
+  role = aws_iam_role.this["client"].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "PutSnapshots"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+        Resource = "${var.snapshot_bucket_arn}/*"
+      },
+      {
+        Sid      = "ListSnapshots"
+        Effect   = "Allow"
+        Action   = "s3:ListBucket"
+        Resource = var.snapshot_bucket_arn
+      },
+      {
+        Sid      = "EncryptSnapshots"
+        Effect   = "Allow"
+        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource = var.snapshot_kms_key_arn
+      },
+    ]
+  })
+}

@@ -17,3 +17,13 @@ output "role_arns" {
   description = "Role ARN per fleet: server, client, vault."
   value       = { for k, r in aws_iam_role.this : k => r.arn }
 }
+
+output "snapshot_writer_policy" {
+  description = "The clients' snapshot-writer policy document (JSON)."
+  value       = aws_iam_role_policy.snapshot_writer.policy
+}
+
+output "client_role_name" {
+  description = "Name of the Nomad clients' role (the clients module attaches the autoscaler's policy to it)."
+  value       = aws_iam_role.this["client"].name
+}

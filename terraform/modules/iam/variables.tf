@@ -13,3 +13,13 @@ variable "tags" {
   description = "Tags added to every resource."
   default     = {}
 }
+
+variable "snapshot_bucket_arn" {
+  type        = string
+  description = "ARN of the snapshot bucket (backups module) the clients' hstack-snapshot job writes to."
+}
+
+variable "snapshot_kms_key_arn" {
+  type        = string
+  description = "ARN of the snapshot bucket's KMS key (backups module)."
+}

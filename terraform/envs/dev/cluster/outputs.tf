@@ -57,3 +57,33 @@ output "vault_security_group_id" {
   description = "Security group of Vault (the database layer admits it)."
   value       = module.vault.security_group_id
 }
+
+output "aws_region" {
+  description = "AWS region of the environment (the autoscaler's aws-asg target)."
+  value       = var.region
+}
+
+output "snapshot_bucket" {
+  description = "S3 bucket the periodic hstack-snapshot job ships Nomad, Consul and Vault snapshots to."
+  value       = module.backups.bucket
+}
+
+output "ecr_repository_name" {
+  description = "ECR repository of pingapp's images (deliver.yml's ecr-repository input)."
+  value       = module.delivery.repository_name
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository URL of pingapp's images, without a tag."
+  value       = module.delivery.repository_url
+}
+
+output "deliver_role_arn" {
+  description = "IAM role deliver.yml assumes through GitHub OIDC (its aws-role-arn input)."
+  value       = module.delivery.role_arn
+}
+
+output "github_oidc_provider_arn" {
+  description = "The GitHub OIDC provider the deliver role trusts, for the account's other environments."
+  value       = module.delivery.github_oidc_provider_arn
+}

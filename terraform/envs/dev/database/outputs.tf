@@ -23,3 +23,8 @@ output "aurora_guarantees" {
   description = "Encryption, backup retention, deletion protection and final snapshot of the cluster."
   value       = module.aurora.guarantees
 }
+
+output "aurora_cluster_id" {
+  description = "Identifier of the Aurora cluster (`hstack db snapshot`)."
+  value       = module.aurora.cluster_id
+}

@@ -43,8 +43,10 @@ variable "region" {
 module "iam" {
   source = "../../../modules/iam"
 
-  name              = local.name
-  vault_kms_key_arn = module.vault.kms_key_arn
+  name                 = local.name
+  vault_kms_key_arn    = module.vault.kms_key_arn
+  snapshot_bucket_arn  = module.backups.bucket_arn
+  snapshot_kms_key_arn = module.backups.kms_key_arn
 }
 
 module "servers" {
@@ -91,6 +93,7 @@ module "clients" {
   max_size                        = 20
   desired_capacity                = 3
   instance_profile_name           = module.iam.client_instance_profile_name
+  role_name                       = module.iam.client_role_name
   server_security_group_id        = module.servers.security_group_id
   alb_security_group_id           = module.alb.security_group_id
   target_group_arns               = [module.alb.target_group_arn]
@@ -107,4 +110,26 @@ module "alb" {
   zone_name           = var.zone_name
   domain_name         = var.domain_name
   deletion_protection = true
+}
+
+# The periodic hstack-snapshot job's bucket (Terraform output
+# snapshot_bucket); the clients' role may add sets to it.
+module "backups" {
+  source = "../../../modules/backups"
+
+  name           = local.name
+  retention_days = 30
+  force_destroy  = false
+}
+
+# The ECR repository and the OIDC role of the application repositories'
+# .github/workflows/deliver.yml (outputs ecr_repository_name and
+# deliver_role_arn).
+module "delivery" {
+  source = "../../../modules/delivery"
+
+  name                     = local.name
+  repository_name          = "${local.name}/pingapp"
+  github_repositories      = var.deliver_github_repositories
+  github_oidc_provider_arn = var.github_oidc_provider_arn
 }

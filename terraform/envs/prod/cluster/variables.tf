@@ -47,3 +47,14 @@ variable "domain_name" {
   type        = string
   description = "Host name the apps are served at (set in terraform.tfvars)."
 }
+
+variable "deliver_github_repositories" {
+  type        = list(string)
+  description = "GitHub repositories (\"owner/name\") whose deliver.yml may push to the ECR repository (set in terraform.tfvars)."
+}
+
+variable "github_oidc_provider_arn" {
+  type        = string
+  description = "The account's GitHub OIDC provider when another environment of the account created it (its output github_oidc_provider_arn); null creates it here."
+  default     = null
+}

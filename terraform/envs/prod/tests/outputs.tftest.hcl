@@ -16,6 +16,12 @@ variables {
   aurora_reader_endpoint        = "r.example"
   aurora_port                   = 5432
   aurora_master_user_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-0123"
+  aurora_cluster_id             = "hstack-prod-aurora"
+  aws_region                    = "eu-west-1"
+  snapshot_bucket               = "hstack-prod-snapshots-123456789012"
+  ecr_repository_name           = "hstack-prod/pingapp"
+  ecr_repository_url            = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hstack-prod/pingapp"
+  deliver_role_arn              = "arn:aws:iam::123456789012:role/hstack-prod-deliver"
 }
 
 run "stable_outputs" {
@@ -32,5 +38,13 @@ run "stable_outputs" {
   assert {
     condition     = output.nomad_addr == var.nomad_addr && output.consul_addr == var.consul_addr && output.vault_addr == var.vault_addr && output.alb_dns_name == var.alb_dns_name
     error_message = "The cluster addresses are passed through."
+  }
+  assert {
+    condition     = output.snapshot_bucket == var.snapshot_bucket && output.aws_region == var.aws_region && output.aurora_cluster_id == var.aurora_cluster_id
+    error_message = "The day-2 outputs hstack reads (snapshot job, aws-asg policy, db snapshot) are passed through."
+  }
+  assert {
+    condition     = output.ecr_repository_name == var.ecr_repository_name && output.ecr_repository_url == var.ecr_repository_url && output.deliver_role_arn == var.deliver_role_arn
+    error_message = "deliver.yml's inputs are passed through."
   }
 }

@@ -29,6 +29,10 @@ run "encrypted_backed_up_protected" {
   command = apply
 
   assert {
+    condition     = output.cluster_id == "hstack-test-aurora"
+    error_message = "The cluster identifier hstack db snapshot needs is an output."
+  }
+  assert {
     condition     = aws_rds_cluster.this.storage_encrypted && aws_rds_cluster.this.kms_key_id == aws_kms_key.this.arn
     error_message = "Storage is encrypted with the cluster's KMS key."
   }

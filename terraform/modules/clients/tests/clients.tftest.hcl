@@ -1,5 +1,11 @@
 mock_provider "aws" {
   source = "../../mocks"
+
+  mock_resource "aws_autoscaling_group" {
+    defaults = {
+      arn = "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:11111111-2222-3333-4444-555555555555:autoScalingGroupName/hstack-test-client"
+    }
+  }
 }
 
 variables {
@@ -9,6 +15,7 @@ variables {
   subnet_ids               = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
   ami_id                   = "ami-0fedcba9876543210"
   instance_profile_name    = "hstack-test-client"
+  role_name                = "hstack-test-client"
   server_security_group_id = "sg-000000000000005e1"
   alb_security_group_id    = "sg-00000000000000a1b"
   target_group_arns        = ["arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/hstack-test-ingress/0123456789abcdef"]
@@ -68,4 +75,24 @@ run "rejects_desired_above_max" {
   }
 
   expect_failures = [var.desired_capacity]
+}
+
+run "autoscaler_may_resize_only_this_group" {
+  command = apply
+
+  assert {
+    condition     = aws_iam_role_policy.autoscaler.role == "hstack-test-client"
+    error_message = "The policy is on the clients' role, where the autoscaler runs."
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(aws_iam_role_policy.autoscaler.policy).Statement :
+    s.Resource == "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:11111111-2222-3333-4444-555555555555:autoScalingGroupName/hstack-test-client" || alltrue([for a in s.Action : startswith(a, "autoscaling:Describe")])])
+    error_message = "Every change is limited to the client group; only Describe calls, which have no resource-level permissions, are on \"*\"."
+  }
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.autoscaler.policy).Statement : s.Action])) == toset([
+      "autoscaling:UpdateAutoScalingGroup", "autoscaling:CreateOrUpdateTags", "autoscaling:TerminateInstanceInAutoScalingGroup",
+    "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities", "autoscaling:DescribeInstanceRefreshes"])
+    error_message = "Exactly the calls the aws-asg target plugin makes."
+  }
 }

@@ -3,8 +3,10 @@ mock_provider "aws" {
 }
 
 variables {
-  name              = "hstack-test"
-  vault_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  name                 = "hstack-test"
+  vault_kms_key_arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  snapshot_bucket_arn  = "arn:aws:s3:::hstack-test-snapshots-123456789012"
+  snapshot_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/66666666-7777-8888-9999-000000000000"
 }
 
 run "least_privilege" {
@@ -29,5 +31,24 @@ run "least_privilege" {
   assert {
     condition     = alltrue([for r in aws_iam_role.this : jsondecode(r.assume_role_policy).Statement[0].Principal.Service == "ec2.amazonaws.com"])
     error_message = "Only EC2 may assume the roles."
+  }
+}
+
+run "clients_may_only_add_snapshots" {
+  command = apply
+
+  assert {
+    condition     = aws_iam_role_policy.snapshot_writer.role == aws_iam_role.this["client"].id
+    error_message = "Only the client role (where the snapshot job runs) writes snapshots."
+  }
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.snapshot_writer.policy).Statement : s.Resource])) == toset([
+      "arn:aws:s3:::hstack-test-snapshots-123456789012/*", "arn:aws:s3:::hstack-test-snapshots-123456789012",
+    "arn:aws:kms:eu-west-1:123456789012:key/66666666-7777-8888-9999-000000000000"])
+    error_message = "The grant covers that bucket and its key only."
+  }
+  assert {
+    condition     = !contains(flatten([for s in jsondecode(aws_iam_role_policy.snapshot_writer.policy).Statement : s.Action]), "s3:DeleteObject")
+    error_message = "Clients may not delete snapshots (expiry is the lifecycle rule's)."
   }
 }

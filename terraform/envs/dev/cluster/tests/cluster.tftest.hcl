@@ -39,6 +39,8 @@ variables {
   public_subnet_ids = ["subnet-0000000000000000d", "subnet-0000000000000000e", "subnet-0000000000000000f"]
   server_ami_id     = "ami-00000000000005e12"
   client_ami_id     = "ami-0000000000000c11e"
+
+  deliver_github_repositories = ["hstack-dev/hstack"]
 }
 
 run "outputs_hstack_reads" {
@@ -67,6 +69,23 @@ run "outputs_hstack_reads" {
   assert {
     condition     = output.client_security_group_id != output.vault_security_group_id
     error_message = "Clients and Vault have security groups of their own for the database layer."
+  }
+}
+
+run "day2_outputs" {
+  command = apply
+
+  assert {
+    condition     = output.snapshot_bucket == "hstack-dev-snapshots-123456789012" && output.aws_region == "eu-west-1"
+    error_message = "The snapshot bucket and the region are output for the snapshot job and the autoscaler."
+  }
+  assert {
+    condition     = output.ecr_repository_name == "hstack-dev/pingapp" && output.deliver_role_arn == module.delivery.role_arn
+    error_message = "The ECR repository and the deliver role are output for deliver.yml."
+  }
+  assert {
+    condition     = jsondecode(module.iam.snapshot_writer_policy)["Statement"][0]["Resource"] == "${module.backups.bucket_arn}/*"
+    error_message = "The clients' role may write to the snapshot bucket."
   }
 }
 

@@ -27,6 +27,10 @@ run "aurora_outputs_and_guarantees" {
   command = apply
 
   assert {
+    condition     = output.aurora_cluster_id == "hstack-dev-aurora"
+    error_message = "hstack db snapshot reads the cluster identifier."
+  }
+  assert {
     condition     = output.aurora_writer_endpoint == "hstack-dev-aurora.cluster-c0ffee.eu-west-1.rds.amazonaws.com" && output.aurora_reader_endpoint == "hstack-dev-aurora.cluster-ro-c0ffee.eu-west-1.rds.amazonaws.com" && output.aurora_port == 5432
     error_message = "hstack.hcl's from_terraform_output reads the writer, the reader and the port."
   }
