@@ -280,6 +280,63 @@ func TestClusterSurvivesFailures(t *testing.T) {
 			}
 		}
 	})
+	t.Run("client drained mid blue-green release", func(t *testing.T) {
+		load := startLoad(t, consul, 50)
+		var drained devstack.Node
+		var drainedAt time.Time
+		gate := gateFunc(func(ctx context.Context, d *nomadapi.Deployment) (rollout.Verdict, string, error) {
+			if drainedAt.IsZero() {
+				// The node running most of the current (blue) version.
+				allocs, _, err := nomad.Jobs().Allocations("pingapp", false, nil)
+				if err != nil {
+					return rollout.Fail, "", err
+				}
+				count := map[string]int{}
+				for _, a := range allocs {
+					if a.ClientStatus == nomadapi.AllocClientStatusRunning && a.JobVersion < d.JobVersion {
+						count[a.NodeID]++
+					}
+				}
+				var nodeID string
+				for id, n := range count {
+					if nodeID == "" || n > count[nodeID] {
+						nodeID = id
+					}
+				}
+				if nodeID == "" {
+					return rollout.Fail, "no blue allocation running", nil
+				}
+				node, _, err := nomad.Nodes().Info(nodeID, nil)
+				if err != nil {
+					return rollout.Fail, "", err
+				}
+				drained = devstack.Node{Name: node.Name}
+				if _, err := nomad.Nodes().UpdateDrain(nodeID, &nomadapi.DrainSpec{Deadline: 2 * time.Minute}, false, nil); err != nil {
+					return rollout.Fail, "", err
+				}
+				drainedAt = time.Now()
+				t.Logf("draining %s (running %d blue allocations) while the green ones are judged", node.Name, count[nodeID])
+			}
+			if err := answering(consul, "v4"); err != nil {
+				return rollout.Fail, err.Error(), nil
+			}
+			return rollout.Pass, "green answers /ping", nil
+		})
+		j := job("v4")
+		j.TaskGroups[0].Update.Canary = ptr(2) // blue-green: a full green set beside blue
+		res := deploy(j, gate)
+		if res.Outcome != rollout.Succeeded {
+			t.Fatalf("blue-green release ended %s", res.Outcome)
+		}
+		waitServing(t, consul, "v4", 2)
+		time.Sleep(5 * time.Second)
+		sent, failed := load.stop()
+		t.Logf("MEASURED client drained mid blue-green release (%s): release %s %v after the drain began; %d requests at 50/s, %d failed",
+			drained.Name, res.Outcome, time.Since(drainedAt).Round(time.Millisecond), sent, failed)
+		if failed > 0 {
+			t.Errorf("%d of %d requests failed during the drain", failed, sent)
+		}
+	})
 }
 
 type gateFunc func(context.Context, *nomadapi.Deployment) (rollout.Verdict, string, error)

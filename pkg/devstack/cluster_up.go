@@ -107,7 +107,7 @@ func checkClusterPortsFree(nodes []Node) error {
 	if err != nil {
 		return fmt.Errorf("port 8200 on %s (the cluster's Vault load balancer) is already in use: another cluster is running there", VaultLBAddress)
 	}
-	l.Close()
+	_ = l.Close() // a probe: the port was free, which is all it asks
 	for _, n := range nodes {
 		for _, p := range clusterTCPPorts {
 			l, err := net.Listen("tcp", net.JoinHostPort(n.Address, strconv.Itoa(p)))
