@@ -5,6 +5,9 @@ import (
 	"errors"
 	"sync"
 
+	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/hstack-dev/hstack/pkg/jobmeta"
 	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
 	"github.com/hstack-dev/hstack/pkg/stackfile"
@@ -72,10 +75,7 @@ func (dp *Deployer) DeployAll(ctx context.Context, st *stackfile.Stack, jobs []*
 			res, err := one.Deploy(runCtx, st, j)
 			if err != nil && runCtx.Err() != nil && ctx.Err() == nil {
 				// Stopped by failFast: leave nothing half-released.
-				res, err = one.Abort(context.WithoutCancel(ctx), st, j.Name)
-				if err == nil || errors.Is(err, rollout.ErrNoActiveDeployment) {
-					err = errors.New("aborted: another app's release failed (--fail-fast)")
-				}
+				res, err = one.stopped(context.WithoutCancel(ctx), st, j, res)
 			}
 			o := Outcome{Job: j.Name, Result: res, Err: err}
 			outcomes[i] = o
@@ -91,4 +91,33 @@ func (dp *Deployer) DeployAll(ctx context.Context, st *stackfile.Stack, jobs []*
 	}
 	wg.Wait()
 	return outcomes
+}
+
+var errAbortedByFailFast = errors.New("aborted: another app's release failed (--fail-fast)")
+
+// stopped ends a release that --fail-fast cut short: its deployment is
+// aborted, so that Nomad restores the stable version. A deployment that
+// ended on its own in that same moment has nothing left to abort; if it
+// succeeded with the version this release registered, that version is
+// live, and the outcome says so instead of "aborted".
+func (dp *Deployer) stopped(ctx context.Context, st *stackfile.Stack, j *render.Job, res rollout.Result) (rollout.Result, error) {
+	ares, err := dp.Abort(ctx, st, j.Name)
+	if err == nil {
+		return ares, errAbortedByFailFast
+	}
+	if !errors.Is(err, rollout.ErrNoActiveDeployment) {
+		return ares, err
+	}
+	qo := (&nomadapi.QueryOptions{}).WithContext(ctx)
+	cur, _, jerr := dp.Nomad.Jobs().Info(j.Name, qo)
+	d, _, derr := dp.Nomad.Jobs().LatestDeployment(j.Name, qo)
+	if jerr == nil && derr == nil && d != nil && cur.Version != nil &&
+		d.JobVersion == *cur.Version && d.Status == nomadapi.DeploymentStatusSuccessful &&
+		cur.Meta[jobmeta.Version] == j.Job.Meta[jobmeta.Version] {
+		res.Outcome = rollout.Succeeded
+		res.JobVersion = *cur.Version
+		res.DeploymentID = d.ID
+		return res, nil
+	}
+	return ares, errAbortedByFailFast
 }

@@ -595,3 +595,23 @@ func TestPreflightACL(t *testing.T) {
 		})
 	}
 }
+
+// A release --fail-fast stops at the moment its deployment succeeded on
+// its own has nothing left to abort: its version is live, and the outcome
+// says so. One whose version never got a successful deployment is reported
+// aborted.
+func TestStoppedReleaseThatFinishedIsNotCalledAborted(t *testing.T) {
+	w := newWorld(t)
+	w.deploy("web", "1.0.0")
+	if res := w.deploy("web", "1.1.0"); res.Outcome != rollout.Succeeded {
+		t.Fatalf("1.1.0: %s", res.Outcome)
+	}
+	res, err := w.dp.stopped(w.ctx(), w.st, w.job("web", "1.1.0"), rollout.Result{Job: "web"})
+	if err != nil || res.Outcome != rollout.Succeeded || res.DeploymentID == "" {
+		t.Errorf("finished release: %s %q, %v; want succeeded with its deployment", res.Outcome, res.DeploymentID, err)
+	}
+	res, err = w.dp.stopped(w.ctx(), w.st, w.job("web", "1.2.0"), rollout.Result{Job: "web"})
+	if !errors.Is(err, errAbortedByFailFast) || res.Outcome == rollout.Succeeded {
+		t.Errorf("release never deployed: %s, %v; want aborted", res.Outcome, err)
+	}
+}
