@@ -81,8 +81,8 @@ The dev stack is up, running hstack.hcl's dev environment:
   hstack status pingapp --env dev      hstack history pingapp
   hstack services                      hstack db creds --env dev reporting
 
-Watch pingapp scale: hstack status shows its count, its bounds and the last
-scaling events (docs/runbooks.md, "Scaling by hand" and "Scaling automatically").
+Watch pingapp scale: its count, its bounds and the last scaling events are
+in its status (docs/runbooks.md, "Scaling by hand" and "Scaling automatically").
 In one terminal:
   watch -n 2 hstack status pingapp
 and in another, scale it by hand (recorded as a scaling event):
