@@ -219,7 +219,7 @@ output "aurora_port" { value = 5433 }
 		t.Fatal(err)
 	}
 	// No ~/.terraformrc here; an unset config file only makes terraform warn.
-	if err := tf.SetEnv(map[string]string{"TF_CLI_CONFIG_FILE": "/dev/null", "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}); err != nil {
+	if err := tf.SetEnv(map[string]string{"TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
