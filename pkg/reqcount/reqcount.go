@@ -28,13 +28,15 @@ func Count(ctx context.Context) int {
 }
 
 // Transport counts each request against its context's counter, then hands
-// it to Base (http.DefaultTransport when nil).
+// it to Base (http.DefaultTransport when nil). A request whose context is
+// already done is not counted: no transport sends it (net/http fails it
+// at once), so Nomad never sees it.
 type Transport struct {
 	Base http.RoundTripper
 }
 
 func (t Transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if c, ok := r.Context().Value(key{}).(*atomic.Int64); ok {
+	if c, ok := r.Context().Value(key{}).(*atomic.Int64); ok && r.Context().Err() == nil {
 		c.Add(1)
 	}
 	base := t.Base

@@ -28,3 +28,22 @@ func TestCountsPerContext(t *testing.T) {
 		t.Fatalf("counts a=%d b=%d", Count(a), Count(b))
 	}
 }
+
+// A request made with a context already cancelled never reaches the
+// server, and is not counted as one Nomad saw.
+func TestCancelledRequestIsNotCounted(t *testing.T) {
+	var served int
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+	defer srv.Close()
+	hc := Wrap(srv.Client())
+	ctx, cancel := context.WithCancel(WithCounter(context.Background()))
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	if resp, err := hc.Do(req); err == nil {
+		_ = resp.Body.Close() // only the error was wanted
+		t.Fatal("a cancelled request succeeded")
+	}
+	if Count(ctx) != 0 || served != 0 {
+		t.Errorf("counted %d, served %d; want 0 and 0", Count(ctx), served)
+	}
+}
