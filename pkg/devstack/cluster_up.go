@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -423,14 +424,7 @@ func (s *Stack) procConsulLeader(ctx context.Context, n Node) error {
 	if err != nil {
 		return err
 	}
-	l, err := c.Status().Leader()
-	if err != nil {
-		return err
-	}
-	if l == "" {
-		return errors.New("no consul leader yet")
-	}
-	return nil
+	return consulHasLeader(c)
 }
 
 func (s *Stack) procNomadLeader(ctx context.Context, n Node) error {
@@ -475,76 +469,66 @@ func (s *Stack) nomadNodeReady(ctx context.Context, n Node) error {
 
 // Per-node API clients, built once each (see Stack.clientsMu).
 func (s *Stack) nodeConsul(n Node) (*consulapi.Client, error) {
-	s.clientsMu.Lock()
-	defer s.clientsMu.Unlock()
-	if c := s.nodeClients.consul[n.Name]; c != nil {
-		return c, nil
-	}
-	cfg := consulapi.DefaultConfig()
-	cfg.Address = net.JoinHostPort(n.Address, "8500")
-	cfg.Scheme = "http"
-	cfg.Token, cfg.TokenFile = "", ""
-	cfg.TLSConfig = consulapi.TLSConfig{}
-	c, err := consulapi.NewClient(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if s.nodeClients.consul == nil {
-		s.nodeClients.consul = map[string]*consulapi.Client{}
-	}
-	s.nodeClients.consul[n.Name] = c
-	return c, nil
+	return cachedClient(&s.clientsMu, &s.nodeClients.consul, n.Name, func() (*consulapi.Client, error) {
+		cfg := consulapi.DefaultConfig()
+		cfg.Address = net.JoinHostPort(n.Address, "8500")
+		cfg.Scheme = "http"
+		cfg.Token, cfg.TokenFile = "", ""
+		cfg.TLSConfig = consulapi.TLSConfig{}
+		return consulapi.NewClient(cfg)
+	})
 }
 
 func (s *Stack) nodeNomad(n Node) (*nomadapi.Client, error) {
-	s.clientsMu.Lock()
-	defer s.clientsMu.Unlock()
-	if c := s.nodeClients.nomad[n.Name]; c != nil {
-		return c, nil
-	}
-	cfg := nomadapi.DefaultConfig()
-	cfg.Address = "http://" + net.JoinHostPort(n.Address, "4646")
-	cfg.SecretID, cfg.Namespace, cfg.Region = "", "", ""
-	cfg.TLSConfig = &nomadapi.TLSConfig{}
-	c, err := nomadapi.NewClient(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if s.nodeClients.nomad == nil {
-		s.nodeClients.nomad = map[string]*nomadapi.Client{}
-	}
-	s.nodeClients.nomad[n.Name] = c
-	return c, nil
+	return cachedClient(&s.clientsMu, &s.nodeClients.nomad, n.Name, func() (*nomadapi.Client, error) {
+		cfg := nomadapi.DefaultConfig()
+		cfg.Address = "http://" + net.JoinHostPort(n.Address, "4646")
+		cfg.SecretID, cfg.Namespace, cfg.Region = "", "", ""
+		cfg.TLSConfig = &nomadapi.TLSConfig{}
+		return nomadapi.NewClient(cfg)
+	})
 }
 
 // nodeVault is unauthenticated: health, init and unseal need no token.
 func (s *Stack) nodeVault(n Node) (*vaultapi.Client, error) {
-	s.clientsMu.Lock()
-	defer s.clientsMu.Unlock()
-	if c := s.nodeClients.vault[n.Name]; c != nil {
+	return cachedClient(&s.clientsMu, &s.nodeClients.vault, n.Name, func() (*vaultapi.Client, error) {
+		cfg := vaultapi.DefaultConfig()
+		if cfg.Error != nil {
+			return nil, cfg.Error
+		}
+		cfg.Address = "http://" + net.JoinHostPort(n.Address, "8200")
+		if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{}); err != nil {
+			return nil, err
+		}
+		c, err := vaultapi.NewClient(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.ClearToken()
+		c.ClearNamespace()
+		// One node's answer, now: a dead node must not cost the caller the
+		// library's retries (seconds of backoff) before the next is asked.
+		c.SetMaxRetries(0)
+		return c, nil
+	})
+}
+
+// cachedClient returns the client for node name in *m, building it the
+// first time.
+func cachedClient[C any](mu *sync.Mutex, m *map[string]*C, name string, build func() (*C, error)) (*C, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if c := (*m)[name]; c != nil {
 		return c, nil
 	}
-	cfg := vaultapi.DefaultConfig()
-	if cfg.Error != nil {
-		return nil, cfg.Error
-	}
-	cfg.Address = "http://" + net.JoinHostPort(n.Address, "8200")
-	if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{}); err != nil {
-		return nil, err
-	}
-	c, err := vaultapi.NewClient(cfg)
+	c, err := build()
 	if err != nil {
 		return nil, err
 	}
-	c.ClearToken()
-	c.ClearNamespace()
-	// One node's answer, now: a dead node must not cost the caller the
-	// library's retries (seconds of backoff) before the next is asked.
-	c.SetMaxRetries(0)
-	if s.nodeClients.vault == nil {
-		s.nodeClients.vault = map[string]*vaultapi.Client{}
+	if *m == nil {
+		*m = map[string]*C{}
 	}
-	s.nodeClients.vault[n.Name] = c
+	(*m)[name] = c
 	return c, nil
 }
 

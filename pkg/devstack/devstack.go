@@ -585,12 +585,17 @@ func (s *Stack) consulReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return consulHasLeader(c)
+}
+
+// consulHasLeader: the agent c talks to knows a Raft leader.
+func consulHasLeader(c *consulapi.Client) error {
 	leader, err := c.Status().Leader()
 	if err != nil {
 		return err
 	}
 	if leader == "" {
-		return errors.New("no leader yet")
+		return errors.New("no consul leader yet")
 	}
 	return nil
 }
