@@ -41,6 +41,7 @@ func devCommand() *cli.Command {
 					&cli.BoolFlag{Name: "free-ports", Usage: "use free ports instead of the standard ones (4646, 8500, 8200, 5432, ...)"},
 					&cli.BoolFlag{Name: "secure", Usage: "run as production does: ACLs on (bootstrapped, tokens in Vault KV), TLS from a throwaway CA, Consul gossip encryption, Vault audit log"},
 					&cli.BoolFlag{Name: "cluster", Usage: "run a production-shaped cluster instead: 3 server nodes (Consul, Nomad, Vault on Raft) on 127.0.0.11-13 and client nodes on 127.0.0.21.., configured by scripts/provision"},
+					&cli.StringFlag{Name: "cluster-net", EnvVars: []string{"HSTACK_CLUSTER_NET"}, Value: devstack.DefaultClusterNet, Usage: "with --cluster: the loopback /24 of its nodes, as `NET` (127.0.1: servers on 127.0.1.11-13, clients on 127.0.1.21..); two clusters on different networks run side by side"},
 					&cli.IntFlag{Name: "clients", Value: 2, Usage: "with --cluster: `N` client nodes (2 to 6), spread over zones zone-a, zone-b, zone-c"},
 				},
 				Action: devUp,
@@ -73,6 +74,15 @@ func devUp(c *cli.Context) error {
 			return &ExitError{Code: ExitUsage, Err: errors.New("--clients needs --cluster")}
 		}
 		opts.Clients = c.Int("clients")
+	}
+	if c.IsSet("cluster-net") {
+		if !opts.Cluster {
+			return &ExitError{Code: ExitUsage, Err: errors.New("--cluster-net needs --cluster")}
+		}
+		if err := devstack.CheckClusterNet(c.String("cluster-net")); err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--cluster-net: %w", err)}
+		}
+		opts.ClusterNet = c.String("cluster-net")
 	}
 	if opts.Cluster && c.Bool("free-ports") {
 		return &ExitError{Code: ExitUsage, Err: errors.New("--free-ports does not apply to --cluster: its nodes have addresses of their own (127.0.0.11..) and take the standard ports there")}

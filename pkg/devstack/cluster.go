@@ -2,7 +2,9 @@ package devstack
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
+	"strings"
 
 	"github.com/hstack-dev/hstack/pkg/provision"
 )
@@ -23,9 +25,30 @@ const (
 	clusterDynamicPorts   = 2000
 )
 
-// ClusterNodes are servers server nodes on 127.0.0.11, .12, ... and
-// clients client nodes on 127.0.0.21, .22, ...
-func ClusterNodes(servers, clients int) ([]Node, error) {
+// DefaultClusterNet is the /24 of loopback the cluster takes unless told
+// otherwise: servers on .11-.13, clients on .21.., the Vault load
+// balancer on .10.
+const DefaultClusterNet = "127.0.0"
+
+// CheckClusterNet says what is wrong with net as a cluster's network: the
+// first three octets of a loopback /24 ("127.0.0", "127.0.1", "127.5.9").
+func CheckClusterNet(net string) error {
+	a, err := netip.ParseAddr(net + ".0")
+	if err != nil || !a.Is4() || !a.IsLoopback() || strings.Count(net, ".") != 2 {
+		return fmt.Errorf("cluster network %q: want the first three octets of a loopback address, such as 127.0.0 or 127.0.1", net)
+	}
+	return nil
+}
+
+// ClusterNodes are servers server nodes on NET.11, .12, ... and clients
+// client nodes on NET.21, .22, ... (net "" is DefaultClusterNet).
+func ClusterNodes(net string, servers, clients int) ([]Node, error) {
+	if net == "" {
+		net = DefaultClusterNet
+	}
+	if err := CheckClusterNet(net); err != nil {
+		return nil, err
+	}
 	if servers < 1 || servers > 7 || servers%2 == 0 {
 		return nil, fmt.Errorf("%d servers: want an odd number from 1 to 7 (a Raft quorum)", servers)
 	}
@@ -34,10 +57,10 @@ func ClusterNodes(servers, clients int) ([]Node, error) {
 	}
 	var nodes []Node
 	for i := 1; i <= servers; i++ {
-		nodes = append(nodes, Node{Name: fmt.Sprintf("server-%d", i), Address: fmt.Sprintf("127.0.0.%d", 10+i), Server: true})
+		nodes = append(nodes, Node{Name: fmt.Sprintf("server-%d", i), Address: fmt.Sprintf("%s.%d", net, 10+i), Server: true})
 	}
 	for i := 1; i <= clients; i++ {
-		nodes = append(nodes, Node{Name: fmt.Sprintf("client-%d", i), Address: fmt.Sprintf("127.0.0.%d", 20+i), Client: true})
+		nodes = append(nodes, Node{Name: fmt.Sprintf("client-%d", i), Address: fmt.Sprintf("%s.%d", net, 20+i), Client: true})
 	}
 	return nodes, nil
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func TestClusterNodes(t *testing.T) {
-	nodes, err := ClusterNodes(3, 2)
+	nodes, err := ClusterNodes("", 3, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,17 +26,32 @@ func TestClusterNodes(t *testing.T) {
 		{Name: "client-2", Address: "127.0.0.22", Client: true},
 	}
 	if !reflect.DeepEqual(nodes, want) {
-		t.Errorf("ClusterNodes(3, 2) = %+v", nodes)
+		t.Errorf(`ClusterNodes("", 3, 2) = %+v`, nodes)
+	}
+	other, err := ClusterNodes("127.0.1", 3, 2)
+	if err != nil || other[2].Address != "127.0.1.13" || other[4].Address != "127.0.1.22" {
+		t.Errorf(`ClusterNodes("127.0.1", 3, 2) = %+v, %v`, other, err)
+	}
+	for _, net := range []string{"10.0.0", "127.0", "127.0.0.1", "127.0.300", "localhost"} {
+		if _, err := ClusterNodes(net, 3, 2); err == nil || !strings.Contains(err.Error(), net) {
+			t.Errorf("ClusterNodes(%q, 3, 2): %v, want an error naming it", net, err)
+		}
+	}
+	if got := (&ClusterSpec{}).VaultLBAddress(); got != "127.0.0.10" {
+		t.Errorf("an old state's Vault load balancer at %s, want 127.0.0.10", got)
+	}
+	if got := (&ClusterSpec{Net: "127.0.4"}).VaultLBAddress(); got != "127.0.4.10" {
+		t.Errorf("Vault load balancer at %s, want 127.0.4.10", got)
 	}
 	for _, bad := range [][2]int{{2, 2}, {0, 2}, {9, 2}, {3, 0}, {3, 7}} {
-		if _, err := ClusterNodes(bad[0], bad[1]); err == nil {
+		if _, err := ClusterNodes("", bad[0], bad[1]); err == nil {
 			t.Errorf("ClusterNodes(%d, %d) accepted", bad[0], bad[1])
 		}
 	}
 }
 
 func TestClusterRenders(t *testing.T) {
-	nodes, _ := ClusterNodes(3, 2)
+	nodes, _ := ClusterNodes("", 3, 2)
 	r := ClusterRenders("/c", nodes, "")
 	var roles []string
 	for _, n := range r {
@@ -87,7 +102,7 @@ func TestClusterRendersValidConfigs(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, err.Error())
 	}
-	nodes, _ := ClusterNodes(3, 2)
+	nodes, _ := ClusterNodes("", 3, 2)
 	for _, secure := range []bool{false, true} {
 		name := "plain"
 		if secure {

@@ -37,6 +37,23 @@ type ClusterSpec struct {
 	Servers int    `json:"servers"`
 	Clients int    `json:"clients"`
 	Nodes   []Node `json:"nodes"`
+	// Net is the loopback /24 the nodes are on ("" in states written
+	// before it could be chosen: DefaultClusterNet).
+	Net string `json:"net,omitempty"`
+}
+
+// VaultLBAddress is where the cluster's Vault load balancer listens: a
+// HAProxy standing in for production's internal load balancer in front of
+// the Vault nodes (terraform/modules/vault, vault_addr). Nomad clients
+// reach Vault through it, so a task still gets credentials when the node
+// its client would otherwise have used is gone.
+func (c *ClusterSpec) VaultLBAddress() string { return c.network() + ".10" }
+
+func (c *ClusterSpec) network() string {
+	if c.Net == "" {
+		return DefaultClusterNet
+	}
+	return c.Net
 }
 
 // Vault's Shamir split in the cluster: every node is unsealed with
@@ -103,17 +120,19 @@ func (s *Stack) procLog(p clusterProc) string {
 var clusterTCPPorts = []int{8300, 8301, 8302, 8500, 8600, 4646, 4647, 4648, 8200, 8201}
 var clusterUDPPorts = []int{8301, 8302, 8600, 4648}
 
-func checkClusterPortsFree(nodes []Node) error {
-	l, err := net.Listen("tcp", VaultLBAddress+":8200")
+func checkClusterPortsFree(spec *ClusterSpec) error {
+	nodes := spec.Nodes
+	lb := spec.VaultLBAddress()
+	l, err := net.Listen("tcp", lb+":8200")
 	if err != nil {
-		return fmt.Errorf("port 8200 on %s (the cluster's Vault load balancer) is already in use: another cluster is running there", VaultLBAddress)
+		return fmt.Errorf("port 8200 on %s (the cluster's Vault load balancer) is already in use: another cluster is running there (choose another network with --cluster-net)", lb)
 	}
 	_ = l.Close() // a probe: the port was free, which is all it asks
 	for _, n := range nodes {
 		for _, p := range clusterTCPPorts {
 			l, err := net.Listen("tcp", net.JoinHostPort(n.Address, strconv.Itoa(p)))
 			if err != nil {
-				return fmt.Errorf("port %d on %s (%s) is already in use: another cluster is running there (stop it with `hstack dev down --dir DIR`)", p, n.Address, n.Name)
+				return fmt.Errorf("port %d on %s (%s) is already in use: another cluster is running there (stop it with `hstack dev down --dir DIR`, or choose another network with --cluster-net)", p, n.Address, n.Name)
 			}
 			_ = l.Close() // a probe: the port was free, which is all it asks
 		}
@@ -179,7 +198,7 @@ func (s *Stack) clusterNomadExtra(server bool) *hclwrite.File {
 	v := b.AppendNewBlock("vault", nil).Body()
 	v.SetAttributeValue("enabled", cty.True)
 	// Through the load balancer: any live Vault node serves the tasks.
-	v.SetAttributeValue("address", cty.StringVal("http://"+VaultLBAddress+":8200"))
+	v.SetAttributeValue("address", cty.StringVal("http://"+s.state.Cluster.VaultLBAddress()+":8200"))
 	v.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
 	if server {
 		id := v.AppendNewBlock("default_identity", nil).Body()
@@ -777,11 +796,16 @@ func (s *Stack) planCluster(opts Options) error {
 	if clients < 2 {
 		return fmt.Errorf("--clients %d: a cluster needs at least 2 client nodes", clients)
 	}
-	nodes, err := ClusterNodes(3, clients)
+	net := opts.ClusterNet
+	if net == "" {
+		net = DefaultClusterNet
+	}
+	nodes, err := ClusterNodes(net, 3, clients)
 	if err != nil {
 		return err
 	}
-	if err := checkClusterPortsFree(nodes); err != nil {
+	spec := &ClusterSpec{Servers: 3, Clients: clients, Nodes: nodes, Net: net}
+	if err := checkClusterPortsFree(spec); err != nil {
 		return err
 	}
 	pg := s.Ports.Postgres
@@ -794,7 +818,7 @@ func (s *Stack) planCluster(opts Options) error {
 	}
 	s.Ports = StandardPorts()
 	s.Ports.Postgres = pg
-	s.state.Cluster = &ClusterSpec{Servers: 3, Clients: clients, Nodes: nodes}
+	s.state.Cluster = spec
 	return nil
 }
 
@@ -816,8 +840,8 @@ func (s *Stack) resetClusterDirs() error {
 
 // shape names what a stack is, for the restart message.
 func (s *Stack) shape() string {
-	if s.state.Cluster != nil {
-		return fmt.Sprintf("a cluster of %d servers and %d clients", s.state.Cluster.Servers, s.state.Cluster.Clients)
+	if c := s.state.Cluster; c != nil {
+		return fmt.Sprintf("a cluster of %d servers and %d clients on %s.0/24", c.Servers, c.Clients, c.network())
 	}
 	return "a single node"
 }
@@ -828,7 +852,11 @@ func shapeOf(o Options) string {
 		if c == 0 {
 			c = 2
 		}
-		return fmt.Sprintf("a cluster of %d servers and %d clients", 3, c)
+		net := o.ClusterNet
+		if net == "" {
+			net = DefaultClusterNet
+		}
+		return fmt.Sprintf("a cluster of %d servers and %d clients on %s.0/24", 3, c, net)
 	}
 	return "a single node"
 }
@@ -918,13 +946,6 @@ func (s *Stack) clusterComponents() []component {
 	return cs
 }
 
-// VaultLBAddress is where the cluster's Vault load balancer listens: a
-// HAProxy standing in for production's internal load balancer in front of
-// the Vault nodes (terraform/modules/vault, vault_addr). Nomad clients
-// reach Vault through it, so a task still gets credentials when the node
-// its client would otherwise have used is gone.
-const VaultLBAddress = "127.0.0.10"
-
 const vaultLB = "vault-lb"
 
 // vaultLBConfig passes TCP through to every Vault node that answers its
@@ -949,7 +970,7 @@ backend vault
   option httpchk GET /v1/sys/health?standbyok=true
   http-check expect status 200
   default-server inter 500ms fall 1 rise 1 on-marked-down shutdown-sessions
-`, VaultLBAddress)
+`, s.state.Cluster.VaultLBAddress())
 	for _, n := range s.state.Cluster.Nodes {
 		if n.Server {
 			fmt.Fprintf(&b, "  server %s %s:8200 check\n", n.Name, n.Address)
@@ -961,7 +982,7 @@ backend vault
 func (s *Stack) vaultLBComponent() component {
 	cfg := s.path("cluster-extra", "vault-lb.cfg")
 	return component{
-		name: vaultLB, port: func(Ports) int { return 8200 }, host: VaultLBAddress,
+		name: vaultLB, port: func(Ports) int { return 8200 }, host: s.state.Cluster.VaultLBAddress(),
 		markerPath: cfg, starting: "starting (HAProxy in front of the Vault nodes)",
 		start: func(s *Stack, ctx context.Context) error {
 			bin, err := exec.LookPath("haproxy")
@@ -982,7 +1003,7 @@ func (s *Stack) vaultLBComponent() component {
 			return s.saveState()
 		},
 		ready: func(s *Stack, ctx context.Context) error {
-			c, err := s.nodeVault(Node{Name: vaultLB, Address: VaultLBAddress})
+			c, err := s.nodeVault(Node{Name: vaultLB, Address: s.state.Cluster.VaultLBAddress()})
 			if err != nil {
 				return err
 			}

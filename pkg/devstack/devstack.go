@@ -59,6 +59,10 @@ type Options struct {
 	// products' standard ports, configured by scripts/provision.
 	Cluster bool
 	Clients int
+	// ClusterNet is the loopback /24 of the cluster's nodes ("127.0.1":
+	// servers on 127.0.1.11-13); "" is DefaultClusterNet. Two clusters on
+	// different networks run side by side.
+	ClusterNet string
 }
 
 // state is what a later `dev status` or `dev down` needs. It holds secrets,

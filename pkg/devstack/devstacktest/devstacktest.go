@@ -94,11 +94,15 @@ func Start(t testing.TB, opts ...func(*devstack.Options)) *devstack.Stack {
 func Secure(o *devstack.Options) { o.Secure = true }
 
 // Cluster is an option of Start: the stack is the loopback cluster of
-// `hstack dev up --cluster --clients N` (3 servers on 127.0.0.11-13, N
-// clients on 127.0.0.21..). It takes the standard ports on those
-// addresses, so one runs at a time on a machine.
+// `hstack dev up --cluster --clients N` (3 servers on NET.11-13, N clients
+// on NET.21..). It takes the standard ports on those addresses, so one
+// runs at a time on a network; NET is $HSTACK_CLUSTER_NET as for the CLI
+// (default 127.0.0), so two test runs on different networks can share a
+// machine.
 func Cluster(clients int) func(*devstack.Options) {
-	return func(o *devstack.Options) { o.Cluster, o.Clients = true, clients }
+	return func(o *devstack.Options) {
+		o.Cluster, o.Clients, o.ClusterNet = true, clients, os.Getenv("HSTACK_CLUSTER_NET")
+	}
 }
 
 // DumpLogs prints the last lines of every log in the stack directory.
