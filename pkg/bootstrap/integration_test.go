@@ -21,6 +21,7 @@ import (
 	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/workloadid"
 	"github.com/hstack-dev/hstack/policies"
 )
 
@@ -496,6 +497,25 @@ func (o *tableOps) vwrite(p, path string, data map[string]any) func(t *testing.T
 	}
 }
 
+// workloadCheck runs the deploy pre-flight's check of the tasks' Vault
+// login chain (workloadid.Check, JWKS fetched with Nomad's TLS settings) with
+// p's token: a problem, or a check the token may not make, is an error.
+func (o *tableOps) workloadCheck(p string) func(t *testing.T) error {
+	return func(t *testing.T) error {
+		hc, err := clients.NomadHTTP(o.e.s.ClientConfig(), 10*time.Second)
+		if err != nil {
+			return err
+		}
+		cfg := workloadid.Config{DatabaseMounts: []string{devstack.DatabaseMount}}
+		for _, r := range workloadid.Check(o.ctx, o.e.vault(t, o.vaultTok[p]), cfg, hc) {
+			if !r.OK {
+				return fmt.Errorf("%s: %s", r.Check, r.Detail)
+			}
+		}
+		return nil
+	}
+}
+
 // policyRows is the allowed/denied table: each row an operation, the
 // policy whose token tries it, and the expected outcome.
 func policyRows(o *tableOps) []row {
@@ -549,6 +569,7 @@ func policyRows(o *tableOps) []row {
 		{"vault", "hstack-admin", "list audit devices", denied, o.vread("hstack-admin", "sys/audit")},
 		{"vault", "ci-deployer", "read the Nomad deployer token", allowed, o.vread("ci-deployer", "kv/data/hstack-acl/nomad/deployer")},
 		{"vault", "ci-deployer", "read the Nomad bootstrap token", denied, o.vread("ci-deployer", "kv/data/hstack-acl/nomad/bootstrap")},
+		{"vault", "ci-deployer", "check the tasks' credential chain (deploy pre-flight)", allowed, o.workloadCheck("ci-deployer")},
 		{"vault", "ci-deployer", "issue database credentials", denied, o.vread("ci-deployer", "database/creds/pingapp")},
 		{"vault", "ci-deployer", "write a policy", denied, o.vwrite("ci-deployer", "sys/policies/acl/table", policy)},
 		{"vault", "operator-db", "issue database credentials", allowed, o.vread("operator-db", "database/creds/pingapp")},

@@ -12,7 +12,15 @@ path "kv/data/hstack-acl/consul/hstack" {
   capabilities = ["read"]
 }
 
-# Pre-flight: the workload role and policy exist and match.
+# Pre-flight: the tasks' credential chain (workloadid.Check) exists and
+# matches: the JWT auth method's accessor (which the workload policy names)
+# and its JWKS URL, the workload role and policy. None of it is a secret.
+path "sys/auth" {
+  capabilities = ["read"]
+}
+path "auth/jwt-nomad/config" {
+  capabilities = ["read"]
+}
 path "sys/policies/acl/nomad-workloads" {
   capabilities = ["read"]
 }
