@@ -115,6 +115,9 @@ func ClusterRenders(dir string, nodes []Node, secrets string) []provision.Node {
 		c.Role = "client"
 		c.Zone = ClusterZones[client%len(ClusterZones)]
 		c.RawExec = true
+		// `dev down` stops every client at once: a drain would have nowhere
+		// to go, and would hold each client up to its deadline.
+		c.DrainDeadline = "off"
 		c.MinDynamicPort = clusterMinDynamicPort + client*clusterDynamicPorts
 		c.MaxDynamicPort = c.MinDynamicPort + clusterDynamicPorts - 1
 		client++

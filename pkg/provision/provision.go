@@ -122,6 +122,10 @@ type Node struct {
 	RawExec    bool
 	// Colocated is vault.sh on a server node: keep its Consul server config.
 	Colocated bool
+	// DrainDeadline is a client's --drain-deadline: how long its
+	// allocations get to move when Nomad stops ("off": no drain; "": the
+	// mode's default, 5m in production, none in dev).
+	DrainDeadline string
 	// MinDynamicPort and MaxDynamicPort give each client its own range.
 	MinDynamicPort, MaxDynamicPort int
 	BootstrapExpect                int
@@ -161,6 +165,7 @@ func (n Node) Args(source string) []string {
 	add("--tls-dir", n.TLSDir)
 	add("--gossip-key-file", n.GossipKey)
 	add("--nomad-gossip-key-file", n.NomadKey)
+	add("--drain-deadline", n.DrainDeadline)
 	if n.BootstrapExpect > 0 {
 		add("--bootstrap-expect", fmt.Sprint(n.BootstrapExpect))
 	}

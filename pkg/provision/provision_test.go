@@ -277,6 +277,26 @@ func checkRendered(t *testing.T, root, role, mode, join string) {
 				}
 			}
 		}
+		// A production client drains when systemd stops it (SIGINT, so
+		// leave_on_interrupt), and systemd waits out the drain's deadline;
+		// a server leaves no Raft group on a stop, and a dev client does
+		// not drain (dev down stops every client at once).
+		drains := role == "client" && mode == "prod"
+		unit := read("etc/systemd/system/nomad.service")
+		for _, want := range []string{"drain_on_shutdown {\n    deadline           = \"5m\"", "leave_on_interrupt = true"} {
+			if strings.Contains(nomad, want) != drains {
+				t.Errorf("%s %s nomad.hcl: has %q = %v, want %v", mode, role, want, !drains, drains)
+			}
+		}
+		if strings.Contains(unit, "TimeoutStopSec=360") != drains {
+			t.Errorf("%s %s nomad.service: TimeoutStopSec=360 (the 5m drain and a minute) = %v, want %v", mode, role, !drains, drains)
+		}
+		if role == "client" {
+			watch := filepath.Join(root, "etc/systemd/system/hstack-termination-watch.service")
+			if _, err := os.Stat(watch); (err == nil) != (drains && join == "aws") {
+				t.Errorf("%s %s join %s: termination watch unit present = %v, want it only on production clients in AWS", mode, role, join, err == nil)
+			}
+		}
 	case "vault":
 		vault := read("etc/vault.d/vault.hcl")
 		if !strings.Contains(vault, `storage "raft"`) {

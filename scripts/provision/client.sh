@@ -19,6 +19,11 @@ fi
 if [ "$phase" != install ]; then
   render_consul false
   render_nomad false
-  enable_units consul nomad
+  if [ "$join" = aws ] && [ -n "$drain_deadline" ]; then
+    render_termination_watch
+    enable_units consul nomad hstack-termination-watch
+  else
+    enable_units consul nomad
+  fi
 fi
 note "client: done under $root"

@@ -39,6 +39,8 @@ usage: $(basename "$0") [options]
   --raw-exec              enable Nomad's raw_exec driver (local clusters without Docker)
   --colocated             vault.sh on a server.sh node: keep the Consul server config server.sh rendered
   --min-dynamic-port N --max-dynamic-port N
+  --drain-deadline DUR    client: drain the node when Nomad stops, allocations given DUR
+                          to move (e.g. 300s, 5m; default 5m in prod, none in dev; "off" for none)
   --extra-config PRODUCT=FILE   copy FILE into PRODUCT's config dir (repeatable)
   --skip-packages         do not apt-get install (Docker, CNI plugins, auditd, ...)
   --enable                systemctl enable --now the agents (root / only)
@@ -50,7 +52,7 @@ parse_args() {
   source_="" root=/ phase=all mode=prod join=aws tag_key=hstack-cluster tag_value=hstack
   servers="" vault_peers="" bind='{{ GetPrivateIP }}' advertise="" client_addr=127.0.0.1 node_name="" datacenter=dc1 region=global zone=""
   bootstrap_expect=3 tls_dir="" gossip_key_file="" nomad_gossip_key_file="" seal="" kms_key_id="" aws_region=""
-  gpg_key="" raw_exec=false min_dyn="" max_dyn="" skip_packages=0 enable=0 colocated=0
+  gpg_key="" raw_exec=false min_dyn="" max_dyn="" skip_packages=0 enable=0 colocated=0 drain_deadline=""
   vault_port=8200 vault_cluster_port=8201
   extra_configs=()
   while [ $# -gt 0 ]; do
@@ -85,6 +87,7 @@ parse_args() {
       --colocated) colocated=1 ;;
       --min-dynamic-port) min_dyn=${2:?}; shift ;;
       --max-dynamic-port) max_dyn=${2:?}; shift ;;
+      --drain-deadline) drain_deadline=${2:?}; shift ;;
       --extra-config) extra_configs+=("${2:?}"); shift ;;
       --skip-packages) skip_packages=1 ;;
       --enable) enable=1 ;;
@@ -103,6 +106,14 @@ parse_args() {
   case $seal in awskms|shamir) ;; *) die "--seal must be awskms or shamir, not '$seal'" ;; esac
   [ "$phase" = configure ] || [ -n "$source_" ] || die "--source is required to install binaries"
   [ -n "$advertise" ] || advertise=$bind
+  # A production client drains before it stops (an instance being replaced
+  # or scaled in); a dev cluster's `dev down` stops every client at once, so
+  # there is nowhere to drain to.
+  [ -n "$drain_deadline" ] || { [ "$mode" = prod ] && drain_deadline=5m; }
+  [ "$drain_deadline" = off ] && drain_deadline=""
+  if [ -n "$drain_deadline" ]; then
+    [[ $drain_deadline =~ ^[1-9][0-9]*[sm]$ ]] || die "--drain-deadline must be seconds or minutes (300s, 5m) or off, not '$drain_deadline'"
+  fi
   mkdir -p "$root"
   root=$(cd "$root" && pwd)
   # P prefixes every path written into a rendered file: empty on a real
@@ -367,6 +378,11 @@ advertise {
   serf = "$advertise"
 }
 leave_on_terminate = true
+HCL
+    # systemd stops Nomad with SIGINT (the unit's KillSignal); only a
+    # graceful stop runs the client's drain_on_shutdown.
+    [ "$server" != true ] && [ -n "$drain_deadline" ] && echo "leave_on_interrupt = true"
+    cat <<HCL
 telemetry {
   prometheus_metrics         = true
   publish_allocation_metrics = true
@@ -409,6 +425,7 @@ HCL
       [ -n "$zone" ] && printf '  meta {\n    zone = "%s"\n  }\n' "$zone"
       [ -n "$min_dyn" ] && echo "  min_dynamic_port = $min_dyn"
       [ -n "$max_dyn" ] && echo "  max_dynamic_port = $max_dyn"
+      [ -n "$drain_deadline" ] && printf '  drain_on_shutdown {\n    deadline           = "%s"\n    ignore_system_jobs = false\n  }\n' "$drain_deadline"
       # Off AWS the cloud fingerprinters only time out against metadata
       # endpoints that are not there.
       [ "$join" = static ] && echo '  options = { "fingerprint.denylist" = "env_aws,env_gce,env_azure,env_digitalocean" }'
@@ -453,7 +470,40 @@ HCL
   local need=""
   [ "$mode" = prod ] && need="$P/etc/nomad.d/tls/nomad-key.pem"
   [ "$mode" = prod ] && [ "$server" = true ] && need+=" $P/etc/nomad.d/encrypt.hcl"
+  # The drain may take its whole deadline; systemd's default 90 s would
+  # kill Nomad in the middle of it.
+  local stop_timeout=""
+  if [ "$server" != true ] && [ -n "$drain_deadline" ]; then
+    case $drain_deadline in
+      *m) stop_timeout=$(( ${drain_deadline%m} * 60 + 60 )) ;;
+      *s) stop_timeout=$(( ${drain_deadline%s} + 60 )) ;;
+    esac
+  fi
   unit nomad "$owner" "agent -config=$P/etc/nomad.d" "Nomad agent" "consul.service" "$need"
+}
+
+# render_termination_watch: on an instance of an auto scaling group, the
+# watch that drains the node when the group terminates it
+# (termination-watch.sh; the group's lifecycle hook waits for it).
+render_termination_watch() {
+  write /etc/systemd/system/hstack-termination-watch.service 0644 root <<UNIT
+[Unit]
+Description=Drain this Nomad client when its auto scaling group terminates it (hstack $role)
+Wants=network-online.target
+After=network-online.target nomad.service
+ConditionPathExists=/etc/hstack/cluster.json
+
+[Service]
+ExecStart=$P/opt/hstack/provision/termination-watch.sh
+Restart=on-failure
+RestartSec=10
+NoNewPrivileges=yes
+ProtectHome=read-only
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+UNIT
 }
 
 # ------------------------------------------------------------------- Vault
@@ -598,6 +648,7 @@ Restart=on-failure
 RestartSec=2
 LimitNOFILE=65536
 UNIT
+    [ -n "${stop_timeout:-}" ] && echo "TimeoutStopSec=$stop_timeout"
     if [ "$user" != root ]; then
       cat <<UNIT
 NoNewPrivileges=yes
@@ -660,7 +711,7 @@ packages() {
 copy_self() {
   install -d "$root/opt/hstack/provision"
   install -m 0644 "$here/lib.sh" "$versions" "$root/opt/hstack/provision/"
-  install -m 0755 "$here/server.sh" "$here/client.sh" "$here/vault.sh" "$root/opt/hstack/provision/"
+  install -m 0755 "$here/server.sh" "$here/client.sh" "$here/vault.sh" "$here/termination-watch.sh" "$root/opt/hstack/provision/"
 }
 
 enable_units() {

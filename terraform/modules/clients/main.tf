@@ -36,6 +36,9 @@ module "fleet" {
   ebs_kms_key_arn                 = var.ebs_kms_key_arn
   target_group_arns               = var.target_group_arns
   health_check_type               = length(var.target_group_arns) > 0 ? "ELB" : "EC2"
+  # The AMI's clients drain for --drain-deadline (5m) when Nomad stops; the
+  # hook waits for that, systemd's extra minute and the hook's completion.
+  termination_hook_timeout = var.drain_deadline_seconds + 120
   instance_config = {
     retry_join   = var.retry_join
     ingress_port = var.ingress_port
@@ -84,5 +87,22 @@ resource "aws_iam_role_policy" "autoscaler" {
         Resource = "*"
       },
     ]
+  })
+}
+
+# The termination watch on each client (scripts/provision/termination-watch.sh)
+# ends its instance's Terminating:Wait once the node is drained: the one
+# call, on this group only.
+resource "aws_iam_role_policy" "termination_watch" {
+  name = "hstack-termination-watch"
+  role = var.role_name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "CompleteTheDrainHook"
+      Effect   = "Allow"
+      Action   = ["autoscaling:CompleteLifecycleAction"]
+      Resource = module.fleet.asg_arn
+    }]
   })
 }

@@ -122,3 +122,14 @@ variable "role_name" {
   type        = string
   description = "Name of the IAM role behind instance_profile_name: the Nomad Autoscaler on the clients may resize this group and no other."
 }
+
+variable "drain_deadline_seconds" {
+  type        = number
+  description = "How long a client's allocations get to move when the node stops: the AMI's drain_on_shutdown deadline (scripts/provision --drain-deadline, 5m by default). The termination lifecycle hook waits this long and two minutes more."
+  default     = 300
+
+  validation {
+    condition     = var.drain_deadline_seconds >= 30 && var.drain_deadline_seconds <= 3600
+    error_message = "drain_deadline_seconds must be 30 to 3600."
+  }
+}

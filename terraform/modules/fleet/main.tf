@@ -8,6 +8,15 @@
 locals {
   mixed = length(var.instance_types) > 1
   tags  = merge(var.tags, var.cluster_tag, { Role = var.role })
+  # The one lifecycle hook, named in the user data for the watch.
+  termination_hook = "drain"
+  instance_config = merge(
+    { role = var.role, cluster_tag = var.cluster_tag },
+    # What the termination watch (scripts/provision/termination-watch.sh)
+    # needs to complete the hook once the node is drained.
+    var.termination_hook_timeout > 0 ? { asg_name = var.name, lifecycle_hook = local.termination_hook } : {},
+    var.instance_config,
+  )
 }
 
 resource "aws_security_group" "this" {
@@ -48,7 +57,7 @@ resource "aws_launch_template" "this" {
   instance_type          = var.instance_types[0]
   vpc_security_group_ids = [aws_security_group.this.id]
   user_data = base64encode(templatefile("${path.module}/user-data.sh.tftpl", {
-    config = jsonencode(merge({ role = var.role, cluster_tag = var.cluster_tag }, var.instance_config))
+    config = jsonencode(local.instance_config)
   }))
   update_default_version = true
 
@@ -134,6 +143,19 @@ resource "aws_autoscaling_group" "this" {
           }
         }
       }
+    }
+  }
+
+  # A terminating instance waits (Terminating:Wait) until its termination
+  # watch has drained the node and completed the hook, or the timeout ends
+  # the wait; either way it is then terminated (CONTINUE).
+  dynamic "initial_lifecycle_hook" {
+    for_each = var.termination_hook_timeout > 0 ? [1] : []
+    content {
+      name                 = local.termination_hook
+      lifecycle_transition = "autoscaling:EC2_INSTANCE_TERMINATING"
+      heartbeat_timeout    = var.termination_hook_timeout
+      default_result       = "CONTINUE"
     }
   }
 

@@ -37,3 +37,13 @@ output "asg_arn" {
   description = "ARN of the Auto Scaling group, for policies that may change it (the Nomad Autoscaler's)."
   value       = aws_autoscaling_group.this.arn
 }
+
+output "instance_config" {
+  description = "What the instances read at boot from /etc/hstack/cluster.json (the user data)."
+  value       = local.instance_config
+}
+
+output "lifecycle_hooks" {
+  description = "The group's lifecycle hooks: the termination hook its clients' watch completes, or none."
+  value       = aws_autoscaling_group.this.initial_lifecycle_hook
+}

@@ -111,6 +111,17 @@ variable "instance_profile_name" {
   description = "IAM instance profile of the instances (module iam)."
 }
 
+variable "termination_hook_timeout" {
+  type        = number
+  description = "Seconds a terminating instance may wait for its termination watch to drain it (a lifecycle hook, completed early by the watch); 0 for no hook."
+  default     = 0
+
+  validation {
+    condition     = var.termination_hook_timeout == 0 || (var.termination_hook_timeout >= 30 && var.termination_hook_timeout <= 7200)
+    error_message = "termination_hook_timeout must be 0 (no hook) or 30 to 7200 seconds (the lifecycle hook's heartbeat timeout)."
+  }
+}
+
 variable "instance_config" {
   type        = any
   description = "Cluster settings the agents read at boot from /etc/hstack/cluster.json (role-specific: bootstrap_expect, retry_join, ...). Never secrets: those come from Vault and KMS."

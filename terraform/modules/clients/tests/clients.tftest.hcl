@@ -96,3 +96,31 @@ run "autoscaler_may_resize_only_this_group" {
     error_message = "Exactly the calls the aws-asg target plugin makes."
   }
 }
+
+run "terminating_clients_drain_first" {
+  command = apply
+
+  assert {
+    condition = length(module.fleet.lifecycle_hooks) == 1 && alltrue([for h in module.fleet.lifecycle_hooks :
+    h.lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING" && h.default_result == "CONTINUE" && h.heartbeat_timeout == 420])
+    error_message = "A terminating client waits (up to the 5 minute drain and 2 minutes more) for its termination watch, then terminates either way."
+  }
+  assert {
+    condition     = module.fleet.instance_config.asg_name == "hstack-test-client" && module.fleet.instance_config.lifecycle_hook == one(module.fleet.lifecycle_hooks).name
+    error_message = "The user data names the group and the hook the watch completes."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.termination_watch.policy).Statement : [s.Action, s.Resource]] == [[["autoscaling:CompleteLifecycleAction"],
+    "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:11111111-2222-3333-4444-555555555555:autoScalingGroupName/hstack-test-client"]]
+    error_message = "The clients may complete lifecycle actions of their own group only, and do nothing else through this policy."
+  }
+}
+
+run "rejects_a_drain_longer_than_an_hour" {
+  command = plan
+
+  variables {
+    drain_deadline_seconds = 7200
+  }
+  expect_failures = [var.drain_deadline_seconds]
+}

@@ -141,3 +141,42 @@ run "rejects_desired_outside_bounds" {
 
   expect_failures = [var.desired_capacity]
 }
+
+run "no_termination_hook_unless_asked" {
+  command = apply
+
+  assert {
+    condition     = length(aws_autoscaling_group.this.initial_lifecycle_hook) == 0
+    error_message = "A server fleet terminates without a lifecycle hook (Raft membership is autopilot's job)."
+  }
+  assert {
+    condition     = !contains(keys(output.instance_config), "lifecycle_hook") && output.instance_config.bootstrap_expect == 3
+    error_message = "Without a hook, the user data names none."
+  }
+}
+
+run "termination_hook_waits_then_continues" {
+  command = apply
+
+  variables {
+    termination_hook_timeout = 420
+  }
+  assert {
+    condition = [for h in aws_autoscaling_group.this.initial_lifecycle_hook : [h.name, h.lifecycle_transition, h.heartbeat_timeout, h.default_result]] == [
+    ["drain", "autoscaling:EC2_INSTANCE_TERMINATING", 420, "CONTINUE"]]
+    error_message = "One termination hook: the instance waits up to the timeout, then terminates either way."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.this.user_data), "\"asg_name\":\"hstack-test-server\"") && strcontains(base64decode(aws_launch_template.this.user_data), "\"lifecycle_hook\":\"drain\"")
+    error_message = "The user data's cluster.json names the group and the hook, as termination-watch.sh reads them (compact JSON)."
+  }
+}
+
+run "rejects_a_too_short_hook" {
+  command = plan
+
+  variables {
+    termination_hook_timeout = 10
+  }
+  expect_failures = [var.termination_hook_timeout]
+}
