@@ -110,6 +110,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		t.Fatalf("dev.env has no %s", devstack.EnvIngressAddr)
 	}
 	waitIngresses(t, s, consul, ingress)
+	t.Logf("ingress %s passing on %v; front load balancer %s", ingress, ingressNodes(consul, ingress), front)
 	devstacktest.Eventually(t, time.Minute, "pingapp through the front load balancer", func() error {
 		_, err := get(front + "/ping")
 		return err
@@ -155,6 +156,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		}
 		waitServing(t, consul, "v2", 2)
 		sent, failed := load.stop()
+		t.Logf("failed requests: %s", load.why())
 		blindMu.Lock()
 		t.Logf("MEASURED nomad leader kill: new leader %s elected %v after the kill; hstack's client blind for at most %v; release %s; %d requests at 50/s through the ingress, %d failed",
 			elected.node.Name, elected.after.Round(time.Millisecond), blind.Round(time.Millisecond), res.Outcome, sent, failed)
@@ -216,6 +218,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		waitServing(t, consul, "v2", 2)
 		time.Sleep(5 * time.Second) // keep the load on a settled cluster for a moment
 		sent, failed := load.stop()
+		t.Logf("failed requests: %s", load.why())
 		t.Logf("MEASURED consul server loss (%s, the leader): new leader %s after %v; KV written and read %v after the kill; %d requests at 50/s through the ingress, %d failed",
 			lost.Name, elected.node.Name, elected.after.Round(time.Millisecond), kvAfter.Round(time.Millisecond), sent, failed)
 		if failed > 0 {
@@ -274,6 +277,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		}
 		waitServing(t, consul, "v3", 2)
 		sent, failed := load.stop()
+		t.Logf("failed requests: %s", load.why())
 		t.Logf("MEASURED vault active node killed (%s): %s active %v after the kill; database credentials read through hstack's client %v after the kill; v3 released with new credentials; %d requests at 50/s through the ingress, %d failed",
 			active.Name, standby.node.Name, standby.after.Round(time.Millisecond), credsTook.Round(time.Millisecond), sent, failed)
 		if failed > 0 {
@@ -292,7 +296,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		at := time.Now()
-		t.Logf("SIGKILLed %v and their tasks", killed)
+		t.Logf("SIGKILLed %v and their tasks at %s", killed, at.Format("15:04:05.000"))
 		// The Consul agent of client-2 died too: its instances leave the
 		// healthy set once Consul's servers see it fail (serf), and Nomad
 		// reschedules once the node misses its heartbeats.
@@ -302,6 +306,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		recovered := time.Since(at)
 		time.Sleep(5 * time.Second)
 		sent, failed := load.stop()
+		t.Logf("failed requests: %s", load.why())
 		t.Logf("MEASURED client node killed: pingapp back to 2 passing instances (both on client-1) %v after the kill; %d of %d requests at 50/s through the ingress failed",
 			recovered.Round(time.Millisecond), failed, sent)
 		// The dead instances are out of the ingress's backends: every
@@ -371,8 +376,9 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		waitServing(t, consul, "v4", 2)
 		time.Sleep(5 * time.Second)
 		sent, failed := load.stop()
-		t.Logf("MEASURED client drained mid blue-green release (%s): release %s %v after the drain began; %d requests at 50/s through the ingress, %d failed",
-			drained.Name, res.Outcome, time.Since(drainedAt).Round(time.Millisecond), sent, failed)
+		t.Logf("failed requests: %s", load.why())
+		t.Logf("MEASURED client drained mid blue-green release (%s): release %s %v after the drain began; %d requests at 50/s through the ingress, %d failed; ingress passing on %v at the end",
+			drained.Name, res.Outcome, time.Since(drainedAt).Round(time.Millisecond), sent, failed, ingressNodes(consul, ingress))
 		if failed > 0 {
 			t.Errorf("%d of %d requests failed during the drain", failed, sent)
 		}
@@ -467,6 +473,27 @@ type load struct {
 	sent, failed atomic.Int64
 	cancel       context.CancelFunc
 	done         chan struct{}
+	mu           sync.Mutex
+	errs         []string // the first few failures, to say why
+}
+
+func (l *load) fail(why string) {
+	l.failed.Add(1)
+	l.mu.Lock()
+	if len(l.errs) < 5 {
+		l.errs = append(l.errs, time.Now().Format("15:04:05.000")+" "+why)
+	}
+	l.mu.Unlock()
+}
+
+// why lists the first failures.
+func (l *load) why() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) == 0 {
+		return "none"
+	}
+	return strings.Join(l.errs, "; ")
 }
 
 func startLoad(t *testing.T, front string, rate int) *load {
@@ -492,12 +519,12 @@ func startLoad(t *testing.T, front string, rate int) *load {
 					defer wg.Done()
 					resp, err := hc.Get(target)
 					if err != nil {
-						l.failed.Add(1)
+						l.fail(err.Error())
 						return
 					}
 					_ = resp.Body.Close() // only the status is read
 					if resp.StatusCode != http.StatusOK {
-						l.failed.Add(1)
+						l.fail(resp.Status)
 					}
 				}()
 			}
@@ -571,4 +598,17 @@ func waitIngresses(t *testing.T, s *devstack.Stack, consul *consulapi.Client, se
 		}
 		return nil
 	})
+}
+
+// ingressNodes lists where the ingress passes, as node=address:port.
+func ingressNodes(consul *consulapi.Client, service string) []string {
+	entries, _, err := consul.Health().Service(service, "", true, nil)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, fmt.Sprintf("%s=%s:%d", e.Node.Node, e.Service.Address, e.Service.Port))
+	}
+	return out
 }
