@@ -37,7 +37,7 @@ func renderFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagAppVersion, EnvVars: []string{"HSTACK_APP_VERSION"}, Category: catRender,
 			Usage: "`VERSION` recorded for apps whose meta has no version (default: the image tag)"},
 		&cli.StringFlag{Name: flagConsulDNSAddr, EnvVars: []string{"HSTACK_CONSUL_DNS_ADDR"}, Category: catRender,
-			Usage: "Consul DNS `IP:PORT` the ingress resolves apps through, as seen from a node (default " + render.DefaultConsulDNSAddr + ")"},
+			Usage: "Consul DNS `IP:PORT` the ingress resolves apps through, the same for every node (default: each node's own Consul agent, its node meta " + render.MetaConsulDNSAddr + ")"},
 		&cli.GenericFlag{Name: flagBin, Value: &repeatedFlag{}, Category: catRender,
 			Usage: "raw_exec binary for local infrastructure, `NAME=PATH` (haproxy, prometheus, alertmanager, node_exporter); repeatable"},
 		&cli.StringFlag{Name: flagTFOutputs, EnvVars: []string{"HSTACK_TERRAFORM_OUTPUTS"}, Category: catRender,

@@ -21,7 +21,9 @@ import (
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
 	"github.com/hstack-dev/hstack/pkg/failover"
+	"github.com/hstack-dev/hstack/pkg/render"
 	"github.com/hstack-dev/hstack/pkg/rollout"
+	"github.com/hstack-dev/hstack/pkg/stackfile"
 )
 
 // TestClusterSurvivesFailures runs pingapp on the loopback cluster and
@@ -93,8 +95,30 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		t.Fatalf("v1: %s", res.Outcome)
 	}
 	waitServing(t, consul, "v1", 2)
+	// The stack's ingress, rendered from the repository's stack file as
+	// `hstack render` renders it: a HAProxy on every client, on the
+	// client's own address, behind the cluster's front load balancer
+	// (production's ALB). The load of every subtest goes through both.
+	ingress := deployIngress(t, nomad)
+	front := ""
+	for _, kv := range s.Env() {
+		if kv[0] == devstack.EnvIngressAddr {
+			front = kv[1]
+		}
+	}
+	if front == "" {
+		t.Fatalf("dev.env has no %s", devstack.EnvIngressAddr)
+	}
+	waitIngresses(t, s, consul, ingress)
+	t.Logf("ingress %s passing on %v; front load balancer %s", ingress, ingressNodes(consul, ingress), front)
+	devstacktest.Eventually(t, time.Minute, "pingapp through the front load balancer", func() error {
+		_, err := get(front + "/ping")
+		return err
+	})
 
 	t.Run("nomad leader killed mid canary release", func(t *testing.T) {
+		waitIngresses(t, s, consul, ingress)
+		load := startLoad(t, front, 50)
 		var killedAt time.Time
 		var leader devstack.Node
 		var electedCh <-chan election
@@ -131,10 +155,15 @@ func TestClusterSurvivesFailures(t *testing.T) {
 			t.Fatal("no new Nomad leader seen")
 		}
 		waitServing(t, consul, "v2", 2)
+		sent, failed := load.stop()
+		t.Logf("failed requests: %s", load.why())
 		blindMu.Lock()
-		t.Logf("MEASURED nomad leader kill: new leader %s elected %v after the kill; hstack's client blind for at most %v; release %s",
-			elected.node.Name, elected.after.Round(time.Millisecond), blind.Round(time.Millisecond), res.Outcome)
+		t.Logf("MEASURED nomad leader kill: new leader %s elected %v after the kill; hstack's client blind for at most %v; release %s; %d requests at 50/s through the ingress, %d failed",
+			elected.node.Name, elected.after.Round(time.Millisecond), blind.Round(time.Millisecond), res.Outcome, sent, failed)
 		blindMu.Unlock()
+		if failed > 0 {
+			t.Errorf("%d of %d requests failed while the Nomad leader was lost mid-release", failed, sent)
+		}
 		// `hstack status` with the server down: it names it, and does not
 		// wait on it.
 		cmd := exec.Command(hstack, "status", "pingapp")
@@ -162,7 +191,8 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		load := startLoad(t, consul, 50)
+		waitIngresses(t, s, consul, ingress)
+		load := startLoad(t, front, 50)
 		if _, err := s.KillAgent(lost.Name + "/" + devstack.Consul); err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +218,8 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		waitServing(t, consul, "v2", 2)
 		time.Sleep(5 * time.Second) // keep the load on a settled cluster for a moment
 		sent, failed := load.stop()
-		t.Logf("MEASURED consul server loss (%s, the leader): new leader %s after %v; KV written and read %v after the kill; %d requests at 50/s through Consul discovery, %d failed",
+		t.Logf("failed requests: %s", load.why())
+		t.Logf("MEASURED consul server loss (%s, the leader): new leader %s after %v; KV written and read %v after the kill; %d requests at 50/s through the ingress, %d failed",
 			lost.Name, elected.node.Name, elected.after.Round(time.Millisecond), kvAfter.Round(time.Millisecond), sent, failed)
 		if failed > 0 {
 			t.Errorf("%d of %d requests failed while a Consul server was lost", failed, sent)
@@ -203,7 +234,8 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		load := startLoad(t, consul, 50)
+		waitIngresses(t, s, consul, ingress)
+		load := startLoad(t, front, 50)
 		if _, err := s.KillAgent(active.Name + "/" + devstack.Vault); err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +277,8 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		}
 		waitServing(t, consul, "v3", 2)
 		sent, failed := load.stop()
-		t.Logf("MEASURED vault active node killed (%s): %s active %v after the kill; database credentials read through hstack's client %v after the kill; v3 released with new credentials; %d requests at 50/s, %d failed",
+		t.Logf("failed requests: %s", load.why())
+		t.Logf("MEASURED vault active node killed (%s): %s active %v after the kill; database credentials read through hstack's client %v after the kill; v3 released with new credentials; %d requests at 50/s through the ingress, %d failed",
 			active.Name, standby.node.Name, standby.after.Round(time.Millisecond), credsTook.Round(time.Millisecond), sent, failed)
 		if failed > 0 {
 			t.Errorf("%d of %d requests failed while the active Vault was lost", failed, sent)
@@ -256,13 +289,14 @@ func TestClusterSurvivesFailures(t *testing.T) {
 	})
 
 	t.Run("client node killed", func(t *testing.T) {
-		load := startLoad(t, consul, 50)
+		waitIngresses(t, s, consul, ingress)
+		load := startLoad(t, front, 50)
 		killed, err := s.KillNode("client-2")
 		if err != nil {
 			t.Fatal(err)
 		}
 		at := time.Now()
-		t.Logf("SIGKILLed %v and their tasks", killed)
+		t.Logf("SIGKILLed %v and their tasks at %s", killed, at.Format("15:04:05.000"))
 		// The Consul agent of client-2 died too: its instances leave the
 		// healthy set once Consul's servers see it fail (serf), and Nomad
 		// reschedules once the node misses its heartbeats.
@@ -272,16 +306,27 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		recovered := time.Since(at)
 		time.Sleep(5 * time.Second)
 		sent, failed := load.stop()
-		t.Logf("MEASURED client node killed: pingapp back to 2 passing instances (both on client-1) %v after the kill; %d of %d requests at 50/s failed (those sent to the dead instance before Consul marked it failed)",
+		t.Logf("failed requests: %s", load.why())
+		t.Logf("MEASURED client node killed: pingapp back to 2 passing instances (both on client-1) %v after the kill; %d of %d requests at 50/s through the ingress failed",
 			recovered.Round(time.Millisecond), failed, sent)
+		// The dead instances are out of the ingress's backends: every
+		// request of a second burst, all answered by client-1's instances.
+		burst := startLoad(t, front, 50)
+		time.Sleep(3 * time.Second)
+		if sent, failed := burst.stop(); failed > 0 {
+			t.Errorf("after recovery, %d of %d requests through the ingress failed", failed, sent)
+		}
 		for _, a := range killed {
 			if err := s.RestartAgent(ctx, a); err != nil {
 				t.Fatal(err)
 			}
 		}
+		// client-2 back: Nomad places its ingress again (a system job).
+		waitIngresses(t, s, consul, ingress)
 	})
 	t.Run("client drained mid blue-green release", func(t *testing.T) {
-		load := startLoad(t, consul, 50)
+		waitIngresses(t, s, consul, ingress)
+		load := startLoad(t, front, 50)
 		var drained devstack.Node
 		var drainedAt time.Time
 		gate := gateFunc(func(ctx context.Context, d *nomadapi.Deployment) (rollout.Verdict, string, error) {
@@ -331,8 +376,9 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		waitServing(t, consul, "v4", 2)
 		time.Sleep(5 * time.Second)
 		sent, failed := load.stop()
-		t.Logf("MEASURED client drained mid blue-green release (%s): release %s %v after the drain began; %d requests at 50/s, %d failed",
-			drained.Name, res.Outcome, time.Since(drainedAt).Round(time.Millisecond), sent, failed)
+		t.Logf("failed requests: %s", load.why())
+		t.Logf("MEASURED client drained mid blue-green release (%s): release %s %v after the drain began; %d requests at 50/s through the ingress, %d failed; ingress passing on %v at the end",
+			drained.Name, res.Outcome, time.Since(drainedAt).Round(time.Millisecond), sent, failed, ingressNodes(consul, ingress))
 		if failed > 0 {
 			t.Errorf("%d of %d requests failed during the drain", failed, sent)
 		}
@@ -420,72 +466,65 @@ func answering(consul *consulapi.Client, version string) error {
 	return nil
 }
 
-// load sends rate requests a second to pingapp's passing instances, as
-// Consul lists them (refreshed every half second, as a DNS-backed ingress
-// would), round robin, and counts failures.
+// load sends rate requests a second to pingapp's /ping through front (the
+// cluster's front load balancer, then a client's ingress), and counts
+// failures: an error, or any status but 200.
 type load struct {
 	sent, failed atomic.Int64
 	cancel       context.CancelFunc
 	done         chan struct{}
+	mu           sync.Mutex
+	errs         []string // the first few failures, to say why
 }
 
-func startLoad(t *testing.T, consul *consulapi.Client, rate int) *load {
+func (l *load) fail(why string) {
+	l.failed.Add(1)
+	l.mu.Lock()
+	if len(l.errs) < 5 {
+		l.errs = append(l.errs, time.Now().Format("15:04:05.000")+" "+why)
+	}
+	l.mu.Unlock()
+}
+
+// why lists the first failures.
+func (l *load) why() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) == 0 {
+		return "none"
+	}
+	return strings.Join(l.errs, "; ")
+}
+
+func startLoad(t *testing.T, front string, rate int) *load {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &load{cancel: cancel, done: make(chan struct{})}
-	var mu sync.Mutex
-	var targets []string
-	refresh := func() {
-		entries, _, err := consul.Health().Service("pingapp", "", true, &consulapi.QueryOptions{AllowStale: true})
-		if err != nil {
-			return // keep the last list, as an ingress keeps its last DNS answer
-		}
-		var ts []string
-		for _, e := range entries {
-			ts = append(ts, fmt.Sprintf("http://%s:%d/ping", e.Service.Address, e.Service.Port))
-		}
-		mu.Lock()
-		targets = ts
-		mu.Unlock()
-	}
-	refresh()
-	hc := &http.Client{Timeout: 5 * time.Second}
+	target := front + "/ping"
+	// A connection per request, as separate users would open them.
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	go func() {
 		defer close(l.done)
 		tick := time.NewTicker(time.Second / time.Duration(rate))
 		defer tick.Stop()
-		refreshTick := time.NewTicker(500 * time.Millisecond)
-		defer refreshTick.Stop()
 		var wg sync.WaitGroup
 		defer wg.Wait()
-		i := 0
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-refreshTick.C:
-				go refresh()
 			case <-tick.C:
-				mu.Lock()
-				ts := targets
-				mu.Unlock()
 				l.sent.Add(1)
-				if len(ts) == 0 {
-					l.failed.Add(1)
-					continue
-				}
-				target := ts[i%len(ts)]
-				i++
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					resp, err := hc.Get(target)
 					if err != nil {
-						l.failed.Add(1)
+						l.fail(err.Error())
 						return
 					}
 					_ = resp.Body.Close() // only the status is read
 					if resp.StatusCode != http.StatusOK {
-						l.failed.Add(1)
+						l.fail(resp.Status)
 					}
 				}()
 			}
@@ -498,4 +537,78 @@ func (l *load) stop() (sent, failed int64) {
 	l.cancel()
 	<-l.done
 	return l.sent.Load(), l.failed.Load()
+}
+
+// deployIngress registers the ingress job `hstack render` makes from the
+// repository's stack file (its dev environment: HAProxy by raw_exec), on
+// the port the cluster's front load balancer forwards, and returns its
+// Consul service name.
+func deployIngress(t *testing.T, nomad *nomadapi.Client) string {
+	t.Helper()
+	st, diags := stackfile.Load("../../hstack.hcl", stackfile.LoadOptions{Env: "dev", Getenv: func(string) string { return "" }})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	st.Ingress.Port = devstack.ClusterIngressPort
+	jobs, err := render.Render(st, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := render.IngressName(st)
+	for _, j := range jobs {
+		if j.Name == name {
+			if _, _, err := nomad.Jobs().Register(j.Job, nil); err != nil {
+				t.Fatalf("register %s: %v", name, err)
+			}
+			return name
+		}
+	}
+	t.Fatalf("no job %s rendered", name)
+	return ""
+}
+
+// waitIngresses waits until every client runs the ingress, registered in
+// Consul passing on the client's own node with the client's own address,
+// and answering its health endpoint there.
+func waitIngresses(t *testing.T, s *devstack.Stack, consul *consulapi.Client, service string) {
+	t.Helper()
+	devstacktest.Eventually(t, 3*time.Minute, "an ingress passing on every client, at its own address", func() error {
+		entries, _, err := consul.Health().Service(service, "", true, nil)
+		if err != nil {
+			return err
+		}
+		at := map[string]string{}
+		for _, e := range entries {
+			at[e.Node.Node] = fmt.Sprintf("%s:%d", e.Service.Address, e.Service.Port)
+		}
+		for _, n := range s.Nodes() {
+			if !n.Client {
+				continue
+			}
+			want := fmt.Sprintf("%s:%d", n.Address, devstack.ClusterIngressPort)
+			if at[n.Name] != want {
+				return fmt.Errorf("ingress on %s: passing at %q, want %s (passing: %v)", n.Name, at[n.Name], want, at)
+			}
+			if _, err := get("http://" + want + render.HealthPath); err != nil {
+				return err
+			}
+		}
+		if len(entries) != len(at) {
+			return fmt.Errorf("%d passing ingress instances on %d nodes, want one per client", len(entries), len(at))
+		}
+		return nil
+	})
+}
+
+// ingressNodes lists where the ingress passes, as node=address:port.
+func ingressNodes(consul *consulapi.Client, service string) []string {
+	entries, _, err := consul.Health().Service(service, "", true, nil)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, fmt.Sprintf("%s=%s:%d", e.Node.Node, e.Service.Address, e.Service.Port))
+	}
+	return out
 }

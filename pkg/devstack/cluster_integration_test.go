@@ -69,8 +69,14 @@ func TestClusterBootsAndReleasesAcrossZones(t *testing.T) {
 			if !st.Running || !st.Healthy {
 				t.Errorf("%s: running=%v healthy=%v %s", st.Name, st.Running, st.Healthy, st.Detail)
 			}
+			if st.Name == "vault-lb" {
+				// dev status names the front door it also is.
+				if want := "the clients' ingress at http://" + s.Nodes()[0].Address[:strings.LastIndex(s.Nodes()[0].Address, ".")] + ".10:8080"; !strings.Contains(st.Role, want) {
+					t.Errorf("vault-lb: %q, want it to name %q", st.Role, want)
+				}
+			}
 			if !strings.Contains(st.Name, "/") {
-				continue // postgres, the Vault load balancer
+				continue // postgres, the Vault and ingress load balancer
 			}
 			product := st.Name[strings.Index(st.Name, "/")+1:]
 			if roles[product] == nil {

@@ -138,6 +138,15 @@ func TestClusterRendersValidConfigs(t *testing.T) {
 				if !strings.Contains(string(hcl), `bind_addr   = "`+n.Address+`"`) || !strings.Contains(string(hcl), root) {
 					t.Errorf("%s: consul.hcl not bound to %s or not under its root:\n%s", n.Name, n.Address, hcl)
 				}
+				if n.Client {
+					// The node meta the ingress binds and resolves by.
+					nomadHCL, _ := os.ReadFile(filepath.Join(provision.ConfigDir(root, "nomad"), "nomad.hcl"))
+					for _, line := range []string{`ingress_address = "` + n.Address + `"`, `consul_dns_addr = "` + n.Address + `:8600"`} {
+						if !strings.Contains(string(nomadHCL), line) {
+							t.Errorf("%s: nomad.hcl lacks %s:\n%s", n.Name, line, nomadHCL)
+						}
+					}
+				}
 				vault, err := os.ReadFile(filepath.Join(provision.ConfigDir(root, "vault"), "vault.hcl"))
 				if (err == nil) != n.Server {
 					t.Errorf("%s: vault.hcl present = %v", n.Name, err == nil)
@@ -147,5 +156,42 @@ func TestClusterRendersValidConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClusterLBConfig: the cluster's one HAProxy holds Vault's load
+// balancer and the front load balancer over every client's ingress, and
+// the real haproxy accepts the config.
+func TestClusterLBConfig(t *testing.T) {
+	nodes, _ := ClusterNodes("127.0.9", 3, 3)
+	spec := &ClusterSpec{Servers: 3, Clients: 3, Nodes: nodes, Net: "127.0.9"}
+	cfg := clusterLBConfig(spec)
+	for _, want := range []string{
+		"frontend vault\n  bind 127.0.9.10:8200\n",
+		"  server server-2 127.0.9.12:8200 check\n",
+		"frontend ingress\n  mode http\n  timeout client 30s\n  bind 127.0.9.10:8080\n",
+		"  option httpchk GET /haproxy-health\n",
+		"  server client-1 127.0.9.21:8080 check\n  server client-2 127.0.9.22:8080 check\n  server client-3 127.0.9.23:8080 check\n",
+	} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(cfg, "server-1 127.0.9.11:8080") || strings.Contains(cfg, "client-1 127.0.9.21:8200") {
+		t.Errorf("a server behind the ingress or a client behind Vault:\n%s", cfg)
+	}
+	if got := spec.IngressLBURL(); got != "http://127.0.9.10:8080" {
+		t.Errorf("IngressLBURL = %q", got)
+	}
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		testenv.Missing(t, "haproxy checks the config (Debian package haproxy): "+err.Error())
+	}
+	path := filepath.Join(t.TempDir(), "lb.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput(); err != nil || strings.Contains(string(out), "WARNING") || strings.Contains(string(out), "ALERT") {
+		t.Errorf("haproxy -c: %v\n%s\n%s", err, out, cfg)
 	}
 }

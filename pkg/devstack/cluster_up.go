@@ -49,6 +49,20 @@ type ClusterSpec struct {
 // its client would otherwise have used is gone.
 func (c *ClusterSpec) VaultLBAddress() string { return c.network() + ".10" }
 
+// ClusterIngressPort is the port of the clients' ingress that the cluster's
+// front load balancer forwards, on the same port, as production's ALB does
+// (terraform/modules/alb, ingress_port, default 8080): the stack file's
+// default ingress port. A stack whose ingress listens elsewhere is reached
+// on each client's address only.
+const ClusterIngressPort = 8080
+
+// IngressLBURL is the cluster's front door: the load balancer (the Vault
+// load balancer's HAProxy, one process) in front of every client's ingress,
+// standing in for production's ALB.
+func (c *ClusterSpec) IngressLBURL() string {
+	return fmt.Sprintf("http://%s:%d", c.VaultLBAddress(), ClusterIngressPort)
+}
+
 func (c *ClusterSpec) network() string {
 	if c.Net == "" {
 		return DefaultClusterNet
@@ -128,6 +142,10 @@ func checkClusterPortsFree(spec *ClusterSpec) error {
 		return fmt.Errorf("port 8200 on %s (the cluster's Vault load balancer) is already in use: another cluster is running there (choose another network with --cluster-net)", lb)
 	}
 	_ = l.Close() // a probe: the port was free, which is all it asks
+	if l, err = net.Listen("tcp", net.JoinHostPort(lb, strconv.Itoa(ClusterIngressPort))); err != nil {
+		return fmt.Errorf("port %d on %s (the cluster's ingress load balancer) is already in use: another cluster is running there (choose another network with --cluster-net)", ClusterIngressPort, lb)
+	}
+	_ = l.Close() // a probe, as above
 	for _, n := range nodes {
 		for _, p := range clusterTCPPorts {
 			l, err := net.Listen("tcp", net.JoinHostPort(n.Address, strconv.Itoa(p)))
@@ -948,9 +966,15 @@ func (s *Stack) clusterComponents() []component {
 
 const vaultLB = "vault-lb"
 
-// vaultLBConfig passes TCP through to every Vault node that answers its
-// health check as active or standby (standbys forward to the active node).
-func (s *Stack) vaultLBConfig() string {
+// vaultLBConfig is the cluster's load balancers, one HAProxy: TCP passed
+// through to every Vault node that answers its health check as active or
+// standby (standbys forward to the active node), as production's internal
+// load balancer does; and HTTP to every client's ingress that answers its
+// health endpoint, as production's ALB and its target group do (with a
+// faster check: a dev cluster's failures are seconds apart).
+func (s *Stack) vaultLBConfig() string { return clusterLBConfig(s.state.Cluster) }
+
+func clusterLBConfig(c *ClusterSpec) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Rendered by hstack dev up --cluster: the Vault nodes behind one address.
 global
@@ -970,14 +994,40 @@ backend vault
   option httpchk GET /v1/sys/health?standbyok=true
   http-check expect status 200
   default-server inter 500ms fall 1 rise 1 on-marked-down shutdown-sessions
-`, s.state.Cluster.VaultLBAddress())
-	for _, n := range s.state.Cluster.Nodes {
+`, c.VaultLBAddress())
+	for _, n := range c.Nodes {
 		if n.Server {
 			fmt.Fprintf(&b, "  server %s %s:8200 check\n", n.Name, n.Address)
 		}
 	}
+	// A connection a dead ingress refuses is tried again on another
+	// (the defaults' retries and redispatch); an ALB answers 502 instead
+	// until its health check fails. On loopback a dead node refuses at
+	// once, where in a VPC the connection would time out.
+	fmt.Fprintf(&b, `frontend ingress
+  mode http
+  timeout client 30s
+  bind %s:%d
+  default_backend ingress
+backend ingress
+  mode http
+  balance roundrobin
+  timeout server 30s
+  option httpchk GET %s
+  http-check expect status 200
+  default-server inter 500ms fall 2 rise 2
+`, c.VaultLBAddress(), ClusterIngressPort, ingressHealthPath)
+	for _, n := range c.Nodes {
+		if n.Client {
+			fmt.Fprintf(&b, "  server %s %s:%d check\n", n.Name, n.Address, ClusterIngressPort)
+		}
+	}
 	return b.String()
 }
+
+// ingressHealthPath is the ingress's own health endpoint (pkg/render's
+// HealthPath: HAProxy answers it itself).
+const ingressHealthPath = "/haproxy-health"
 
 func (s *Stack) vaultLBComponent() component {
 	cfg := s.path("cluster-extra", "vault-lb.cfg")
@@ -1002,20 +1052,29 @@ func (s *Stack) vaultLBComponent() component {
 			s.state.PIDs[vaultLB] = pid
 			return s.saveState()
 		},
-		ready: func(s *Stack, ctx context.Context) error {
-			c, err := s.nodeVault(Node{Name: vaultLB, Address: s.state.Cluster.VaultLBAddress()})
-			if err != nil {
-				return err
+		ready: vaultLBReady,
+		// dev status names the second front door it holds.
+		role: func(s *Stack, ctx context.Context) (string, error) {
+			if err := vaultLBReady(s, ctx); err != nil {
+				return "", err
 			}
-			h, err := c.Sys().HealthWithContext(ctx)
-			if err != nil {
-				return err
-			}
-			if !h.Initialized || h.Sealed {
-				return fmt.Errorf("vault through the load balancer: initialized=%v sealed=%v", h.Initialized, h.Sealed)
-			}
-			return nil
+			return "Vault :8200; the clients' ingress at " + s.state.Cluster.IngressLBURL(), nil
 		},
 		stopGrace: 5 * time.Second,
 	}
+}
+
+func vaultLBReady(s *Stack, ctx context.Context) error {
+	c, err := s.nodeVault(Node{Name: vaultLB, Address: s.state.Cluster.VaultLBAddress()})
+	if err != nil {
+		return err
+	}
+	h, err := c.Sys().HealthWithContext(ctx)
+	if err != nil {
+		return err
+	}
+	if !h.Initialized || h.Sealed {
+		return fmt.Errorf("vault through the load balancer: initialized=%v sealed=%v", h.Initialized, h.Sealed)
+	}
+	return nil
 }

@@ -259,6 +259,14 @@ func (s *Stack) nomadClientConfig() *hclwrite.File {
 	client.SetAttributeValue("servers", strs(loopback(p.NomadRPC)))
 	// Tasks listen on loopback, so services register with 127.0.0.1.
 	client.SetAttributeValue("network_interface", cty.StringVal("lo"))
+	// The node meta scripts/provision/client.sh gives every client: where
+	// the ingress listens and whose Consul DNS it asks (pkg/render's
+	// MetaIngressAddress, MetaConsulDNSAddr; render imports devstack in
+	// its tests, so the names are repeated here).
+	client.SetAttributeValue("meta", cty.ObjectVal(map[string]cty.Value{
+		"ingress_address": cty.StringVal("127.0.0.1"),
+		"consul_dns_addr": cty.StringVal(loopback(p.ConsulDNS)),
+	}))
 	client.SetAttributeValue("options", cty.ObjectVal(map[string]cty.Value{
 		"fingerprint.denylist": cty.StringVal(fingerprintDenylist),
 		"driver.allowlist":     cty.StringVal("raw_exec,docker"),

@@ -702,6 +702,10 @@ func (s *Stack) nomadReady(ctx context.Context) error {
 	return nil
 }
 
+// EnvIngressAddr is the dev.env variable naming the cluster's front load
+// balancer, in front of every client's ingress (production's ALB).
+const EnvIngressAddr = "HSTACK_INGRESS_ADDR"
+
 // Env returns the environment pointing the products' CLIs and hstack at the
 // stack. It includes the Vault root token.
 func (s *Stack) Env() [][2]string {
@@ -718,6 +722,8 @@ func (s *Stack) Env() [][2]string {
 			{clients.EnvNomadAddrs, joinURLs(s.serverURLs(Nomad))},
 			{clients.EnvConsulAddrs, joinURLs(s.serverURLs(Consul))},
 			{clients.EnvVaultAddrs, joinURLs(s.serverURLs(Vault))},
+			// The front load balancer in front of every client's ingress.
+			{EnvIngressAddr, s.state.Cluster.IngressLBURL()},
 		}...)
 	}
 	if s.state.Secure {

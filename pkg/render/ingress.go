@@ -18,6 +18,8 @@ import (
 const (
 	DefaultHAProxyBinary = "/usr/sbin/haproxy"
 	HAProxyImage         = "haproxy:2.8"
+	// DefaultConsulDNSAddr is the Consul DNS of a node provisioned before
+	// MetaConsulDNSAddr existed: Consul's default client address and port.
 	DefaultConsulDNSAddr = "127.0.0.1:8600"
 	// HealthPath answers 200 from HAProxy itself, for Consul and a cloud
 	// load balancer in front.
@@ -30,6 +32,22 @@ const (
 	minServerSlots = 10
 )
 
+// Node meta every client carries (scripts/provision/client.sh, the dev
+// stack's client): where that node's ingress listens and whose Consul DNS
+// it asks. Several clients can share one host's loopback (the loopback
+// cluster: 127.0.0.21, 127.0.0.22, ... with tasks on 127.0.0.1), so an
+// address Nomad fingerprints cannot tell them apart; the provisioning,
+// which knows the node's address, can.
+const (
+	// MetaIngressAddress is the address the ingress binds and registers
+	// in Consul (so Consul's check and a load balancer in front reach that
+	// node's HAProxy). Empty means the address Nomad gives the port: the
+	// default route's interface, the instance's address in production.
+	MetaIngressAddress = "ingress_address"
+	// MetaConsulDNSAddr is ip:port of the node's Consul agent's DNS.
+	MetaConsulDNSAddr = "consul_dns_addr"
+)
+
 // IngressName is the job and Consul service name of st's ingress. Unlike
 // apps (whose job ID is what Vault grants credentials by), it carries the
 // stack's name, so two stacks on one cluster do not collide.
@@ -40,11 +58,7 @@ func IngressName(st *stackfile.Stack) string { return st.IngressName() }
 // follows Consul health without HAProxy knowing about Consul's API.
 func ingressJob(st *stackfile.Stack, local bool, opts Options) (*nomadapi.Job, error) {
 	name := IngressName(st)
-	dns := opts.ConsulDNSAddr
-	if dns == "" {
-		dns = DefaultConsulDNSAddr
-	}
-	cfg, err := HAProxyConfig(st, dns)
+	cfg, err := HAProxyConfig(st, opts.ConsulDNSAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +108,11 @@ func ingressJob(st *stackfile.Stack, local bool, opts Options) (*nomadapi.Job, e
 		Meta:        stackMeta(st),
 		TaskGroups: []*nomadapi.TaskGroup{{
 			Name: ptr("haproxy"),
+			// A node without the meta would register its ingress at an
+			// uninterpolated address: it gets none instead.
+			Constraints: []*nomadapi.Constraint{{
+				LTarget: "${meta." + MetaIngressAddress + "}", Operand: nomadapi.ConstraintAttributeIsSet,
+			}},
 			// Leave the catalog (and the cloud load balancer's target
 			// group, which follows the health endpoint) before stopping.
 			ShutdownDelay: ptr(5 * time.Second),
@@ -106,7 +125,9 @@ func ingressJob(st *stackfile.Stack, local bool, opts Options) (*nomadapi.Job, e
 					Name:      name,
 					Provider:  "consul",
 					PortLabel: "http",
-					Tags:      []string{"ingress"},
+					// Where bindHTTP listens ("" leaves Nomad's address).
+					Address: "${meta." + MetaIngressAddress + "}",
+					Tags:    []string{"ingress"},
 					Checks: []nomadapi.ServiceCheck{{
 						Name: name + " health", Type: "http", Path: HealthPath,
 						Interval: 10 * time.Second, Timeout: 2 * time.Second,
@@ -136,28 +157,35 @@ func ingressJob(st *stackfile.Stack, local bool, opts Options) (*nomadapi.Job, e
 	}, nil
 }
 
-// Where HAProxy listens, filled in by Nomad's template runner: the address
-// Nomad allocated each port on (loopback on the dev stack, the node's
-// address on a cluster).
+// Filled in by Nomad's template runner on each node: where HAProxy
+// listens (the node's MetaIngressAddress, or the address Nomad allocated
+// the port on) and the node's own Consul DNS (MetaConsulDNSAddr; Consul's
+// default on a node provisioned before it).
 const (
-	bindHTTP    = `{{ env "NOMAD_IP_http" }}:{{ env "NOMAD_PORT_http" }}`
+	bindHTTP    = `{{ or (env "meta.` + MetaIngressAddress + `") (env "NOMAD_IP_http") }}:{{ env "NOMAD_PORT_http" }}`
 	bindMetrics = `{{ env "NOMAD_IP_metrics" }}:{{ env "NOMAD_PORT_metrics" }}`
+	nodeDNS     = `{{ or (env "meta.` + MetaConsulDNSAddr + `") "` + DefaultConsulDNSAddr + `" }}`
 )
 
 // HAProxyConfig returns haproxy.cfg for st's ingress, as the data of a Nomad
-// template: the bind addresses are {{ env "NOMAD_..." }} actions, nothing
-// else in it is a template action. dnsAddr is Consul's DNS as ip:port.
+// template: the bind addresses and the Consul DNS address are {{ env ... }}
+// actions, nothing else in it is a template action. dnsAddr is Consul's
+// DNS as ip:port, the same for every node; "" is each node's own.
 func HAProxyConfig(st *stackfile.Stack, dnsAddr string) (string, error) {
 	ing := st.Ingress
 	if ing == nil {
 		return "", fmt.Errorf("stack %q has no ingress", st.Name)
 	}
-	host, port, err := net.SplitHostPort(dnsAddr)
-	if err != nil || net.ParseIP(host) == nil {
-		return "", fmt.Errorf("ingress: Consul DNS address %q must be ip:port", dnsAddr)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("ingress: Consul DNS address %q has an invalid port", dnsAddr)
+	nameserver := nodeDNS
+	if dnsAddr != "" {
+		host, port, err := net.SplitHostPort(dnsAddr)
+		if err != nil || net.ParseIP(host) == nil {
+			return "", fmt.Errorf("ingress: Consul DNS address %q must be ip:port", dnsAddr)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return "", fmt.Errorf("ingress: Consul DNS address %q has an invalid port", dnsAddr)
+		}
+		nameserver = dnsAddr
 	}
 
 	// One backend per Consul service, named after it.
@@ -205,7 +233,7 @@ func HAProxyConfig(st *stackfile.Stack, dnsAddr string) (string, error) {
 	line("")
 	line("# Consul DNS over TCP: over UDP Consul answers at most 3 records.")
 	line("resolvers consul")
-	line("    nameserver consul tcp@%s", dnsAddr)
+	line("    nameserver consul tcp@%s", nameserver)
 	line("    accepted_payload_size 65535")
 	line("    resolve_retries 3")
 	line("    timeout resolve 1s")

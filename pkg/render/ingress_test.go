@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"text/template"
 
 	"github.com/hstack-dev/hstack/pkg/stackfile"
 	"github.com/hstack-dev/hstack/pkg/testenv"
@@ -56,7 +57,7 @@ func TestHAProxyConfigRoutes(t *testing.T) {
 	// catch-all last.
 	want := []string{
 		"frontend http",
-		`    bind {{ env "NOMAD_IP_http" }}:{{ env "NOMAD_PORT_http" }}`,
+		`    bind {{ or (env "meta.ingress_address") (env "NOMAD_IP_http") }}:{{ env "NOMAD_PORT_http" }}`,
 		"    monitor-uri /haproxy-health",
 		"    acl route_admin_host req.hdr(host),host_only -i admin.example.com",
 		"    use_backend web if route_admin_host",
@@ -88,6 +89,66 @@ func TestHAProxyConfigRoutes(t *testing.T) {
 	if strings.Count(cfg, "{{") != 4 {
 		t.Errorf("only the four bind env actions may be template actions:\n%s", cfg)
 	}
+}
+
+// TestIngressBindsTheNodesAddress: with no Consul DNS address given, each
+// node's HAProxy binds its node's ingress_address meta (or, when that is
+// empty, the address Nomad gave the port), registers that address in
+// Consul, and asks its node's Consul DNS; a node without the meta gets no
+// ingress. The template is executed the way Nomad's runner executes it
+// (env reads the task's environment, node meta included).
+func TestIngressBindsTheNodesAddress(t *testing.T) {
+	st := parseStack(t, routedStack)
+	job := jobNamed(t, mustRender(t, st, Options{}), IngressName(st)).Job
+	tg := job.TaskGroups[0]
+	if got := tg.Services[0].Address; got != "${meta.ingress_address}" {
+		t.Errorf("ingress service address %q, want the node's ingress_address meta", got)
+	}
+	if len(tg.Constraints) != 1 || tg.Constraints[0].LTarget != "${meta.ingress_address}" || tg.Constraints[0].Operand != "is_set" {
+		t.Errorf("constraints %+v, want ingress_address is_set", tg.Constraints)
+	}
+	if tg.Services[1].Address != "" {
+		t.Errorf("metrics service address %q: it stays on Nomad's address", tg.Services[1].Address)
+	}
+	data := *tg.Tasks[0].Templates[0].EmbeddedTmpl
+	for _, tc := range []struct {
+		name      string
+		env       map[string]string
+		bind, dns string
+	}{
+		{"loopback cluster node", map[string]string{"meta.ingress_address": "127.0.5.22", "meta.consul_dns_addr": "127.0.5.22:8600", "NOMAD_IP_http": "127.0.0.1"}, "127.0.5.22:9080", "127.0.5.22:8600"},
+		{"production node", map[string]string{"meta.ingress_address": "", "meta.consul_dns_addr": "127.0.0.1:8600", "NOMAD_IP_http": "10.0.1.7"}, "10.0.1.7:9080", "127.0.0.1:8600"},
+		{"no consul_dns_addr meta", map[string]string{"meta.ingress_address": "", "NOMAD_IP_http": "10.0.1.7"}, "10.0.1.7:9080", "127.0.0.1:8600"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"NOMAD_PORT_http": "9080", "NOMAD_IP_metrics": "127.0.0.1", "NOMAD_PORT_metrics": "18081"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			cfg := executeTemplate(t, data, env)
+			for _, line := range []string{"    bind " + tc.bind, "    nameserver consul tcp@" + tc.dns, "    bind 127.0.0.1:18081"} {
+				if !strings.Contains(cfg, line+"\n") {
+					t.Errorf("config lacks %q:\n%s", line, cfg)
+				}
+			}
+		})
+	}
+}
+
+// executeTemplate runs data as Nomad's template runner would, env being
+// the task's environment (consul-template's env, or, and nothing else is
+// used by the ingress).
+func executeTemplate(t *testing.T, data string, env map[string]string) string {
+	t.Helper()
+	tmpl, err := template.New("haproxy.cfg").Funcs(template.FuncMap{"env": func(k string) string { return env[k] }}).Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 func TestHAProxyConfigRejects(t *testing.T) {
@@ -125,22 +186,22 @@ func checkHAProxy(t *testing.T, bin, name string, st *stackfile.Stack) {
 	t.Helper()
 	job := jobNamed(t, mustRender(t, st, Options{}), IngressName(st)).Job
 	data := *job.TaskGroups[0].Tasks[0].Templates[0].EmbeddedTmpl
-	path := writeFile(t, name+".cfg", nomadEnv(data))
+	cfg := nomadEnv(t, data)
+	path := writeFile(t, name+".cfg", cfg)
 	out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput()
 	if err != nil || strings.Contains(string(out), "WARNING") || strings.Contains(string(out), "ALERT") {
-		t.Errorf("%s: haproxy -c: %v\n%s\nconfig:\n%s", name, err, out, nomadEnv(data))
+		t.Errorf("%s: haproxy -c: %v\n%s\nconfig:\n%s", name, err, out, cfg)
 	}
 }
 
-// nomadEnv replaces the template's env actions the way Nomad's template
+// nomadEnv fills in the template's env actions the way Nomad's template
 // runner would on a node.
-func nomadEnv(cfg string) string {
-	return strings.NewReplacer(
-		`{{ env "NOMAD_IP_http" }}`, "127.0.0.1",
-		`{{ env "NOMAD_PORT_http" }}`, "18080",
-		`{{ env "NOMAD_IP_metrics" }}`, "127.0.0.1",
-		`{{ env "NOMAD_PORT_metrics" }}`, "18081",
-	).Replace(cfg)
+func nomadEnv(t *testing.T, cfg string) string {
+	return executeTemplate(t, cfg, map[string]string{
+		"meta.ingress_address": "127.0.0.1", "meta.consul_dns_addr": "127.0.0.1:8600",
+		"NOMAD_IP_http": "127.0.0.1", "NOMAD_PORT_http": "18080",
+		"NOMAD_IP_metrics": "127.0.0.1", "NOMAD_PORT_metrics": "18081",
+	})
 }
 
 func writeFile(t *testing.T, name, data string) string {

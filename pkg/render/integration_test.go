@@ -22,12 +22,12 @@ import (
 )
 
 // devstackOptions are what `hstack render` fills in from the dev stack's
-// environment.
+// environment. No Consul DNS address: the ingress takes its node's (the
+// dev client's consul_dns_addr meta, here a free port).
 func devstackOptions(s *devstack.Stack) Options {
 	return Options{
 		Commit:         goldenOptions.Commit,
 		ConsulHTTPAddr: s.ConsulAddr(),
-		ConsulDNSAddr:  fmt.Sprintf("127.0.0.1:%d", s.Ports.ConsulDNS),
 		NomadAddr:      s.NomadAddr(),
 		VaultAddr:      s.VaultAddr(),
 	}

@@ -44,9 +44,10 @@ type Options struct {
 	// and then left out rather than written as a placeholder.
 	Version, Commit string
 	// Addresses of the cluster's agents as seen from a Nomad client, for
-	// the infrastructure jobs. ConsulDNSAddr defaults to 127.0.0.1:8600,
-	// the node-local Consul agent; the others are passed to the monitoring
-	// jobs, where "" means the node-local agent.
+	// the infrastructure jobs. ConsulDNSAddr ("" by default) is each
+	// node's own Consul agent, as its node meta names it (MetaConsulDNSAddr);
+	// the others are passed to the monitoring jobs, where "" means the
+	// node-local agent.
 	ConsulHTTPAddr, ConsulDNSAddr, NomadAddr, VaultAddr string
 	// Binaries overrides the raw_exec binaries of local infrastructure:
 	// "haproxy" (default /usr/sbin/haproxy) and the monitoring ones

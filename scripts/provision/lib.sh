@@ -422,7 +422,17 @@ client {
     retry_join = $(retry_join)
   }
 HCL
-      [ -n "$zone" ] && printf '  meta {\n    zone = "%s"\n  }\n' "$zone"
+      # The node's ingress (pkg/render) binds and registers ingress_address:
+      # the node's own when it is an address, as on the loopback cluster and
+      # in Vagrant; "" (a go-sockaddr template, on an image) leaves the
+      # address Nomad fingerprints, the instance's. Its Consul DNS is the
+      # agent's client address (Consul's DNS port is the default).
+      local ingress_address=$advertise
+      case $ingress_address in *'{{'*) ingress_address="" ;; esac
+      echo "  meta {"
+      [ -n "$zone" ] && printf '    zone = "%s"\n' "$zone"
+      printf '    ingress_address = "%s"\n    consul_dns_addr = "%s:8600"\n' "$ingress_address" "$client_addr"
+      echo "  }"
       [ -n "$min_dyn" ] && echo "  min_dynamic_port = $min_dyn"
       [ -n "$max_dyn" ] && echo "  max_dynamic_port = $max_dyn"
       [ -n "$drain_deadline" ] && printf '  drain_on_shutdown {\n    deadline           = "%s"\n    ignore_system_jobs = false\n  }\n' "$drain_deadline"

@@ -15,6 +15,11 @@ job "shop-ingress" {
   group "haproxy" {
     shutdown_delay = "5s"
 
+    constraint {
+      attribute = "$${meta.ingress_address}"
+      operator  = "is_set"
+    }
+
     network {
       port "metrics" {}
 
@@ -27,6 +32,7 @@ job "shop-ingress" {
       name     = "shop-ingress"
       provider = "consul"
       port     = "http"
+      address  = "$${meta.ingress_address}"
       tags     = ["ingress"]
 
       check {
@@ -105,7 +111,7 @@ job "shop-ingress" {
 
           # Consul DNS over TCP: over UDP Consul answers at most 3 records.
           resolvers consul
-              nameserver consul tcp@127.0.0.1:8600
+              nameserver consul tcp@{{ or (env "meta.consul_dns_addr") "127.0.0.1:8600" }}
               accepted_payload_size 65535
               resolve_retries 3
               timeout resolve 1s
@@ -120,7 +126,7 @@ job "shop-ingress" {
               hold timeout 5s
 
           frontend http
-              bind {{ env "NOMAD_IP_http" }}:{{ env "NOMAD_PORT_http" }}
+              bind {{ or (env "meta.ingress_address") (env "NOMAD_IP_http") }}:{{ env "NOMAD_PORT_http" }}
               monitor-uri /haproxy-health
               use_backend pingapp
               default_backend no_route
