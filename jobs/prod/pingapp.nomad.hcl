@@ -21,7 +21,7 @@ job "pingapp" {
     shutdown_delay = "5s"
 
     spread {
-      attribute = "$${attr.platform.aws.placement.availability-zone}"
+      attribute = "$${meta.zone}"
       weight    = 100
     }
 

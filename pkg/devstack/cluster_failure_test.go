@@ -71,7 +71,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 			"pingapp_bin": bin, "database_port": fmt.Sprint(s.Ports.Postgres), "count": "2", "version": version,
 		})
 		tg := j.TaskGroups[0]
-		tg.Spreads = []*nomadapi.Spread{{Attribute: "${meta.zone}", Weight: ptr(int8(100))}}
+		tg.Spreads = renderedSpread(t)
 		tg.Update = &nomadapi.UpdateStrategy{
 			MaxParallel: ptr(1), Canary: ptr(1), MinHealthyTime: ptr(2 * time.Second),
 			HealthyDeadline: ptr(2 * time.Minute), ProgressDeadline: ptr(5 * time.Minute), AutoRevert: ptr(true), HealthCheck: ptr("checks"),

@@ -16,6 +16,8 @@ import (
 
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
+	"github.com/hstack-dev/hstack/pkg/render"
+	"github.com/hstack-dev/hstack/pkg/stackfile"
 )
 
 // TestClusterBootsAndReleasesAcrossZones boots the loopback cluster of
@@ -142,9 +144,9 @@ func TestClusterBootsAndReleasesAcrossZones(t *testing.T) {
 				"count":         "2",
 				"version":       version,
 			})
-			// What spread_across_zones is on this cluster: the zone the
-			// client provisioning puts in node meta.
-			job.TaskGroups[0].Spreads = []*nomadapi.Spread{{Attribute: "${meta.zone}", Weight: ptr(int8(100))}}
+			// The placement is hstack render's for spread_across_zones;
+			// the clients' zones are the provisioning's node meta.
+			job.TaskGroups[0].Spreads = renderedSpread(t)
 			job.TaskGroups[0].Update = &nomadapi.UpdateStrategy{
 				MaxParallel: ptr(1), Canary: ptr(1), AutoPromote: ptr(true),
 				MinHealthyTime: ptr(2 * time.Second), HealthyDeadline: ptr(2 * time.Minute), ProgressDeadline: ptr(4 * time.Minute),
@@ -208,6 +210,41 @@ func TestClusterBootsAndReleasesAcrossZones(t *testing.T) {
 		release("v1")
 		release("v2")
 	})
+}
+
+// renderedSpread is what `hstack render` puts in an app's group for
+// spread_across_zones = true, in the dev environment of a raw_exec stack
+// like the cluster's (jobs/pingapp.nomad.hcl stays the job's body: it is
+// wired to the dev PostgreSQL by variables).
+func renderedSpread(t *testing.T) []*nomadapi.Spread {
+	t.Helper()
+	st, diags := stackfile.Parse([]byte(`stack "zones" {
+  datacenters = ["dc1"]
+}
+app "pingapp" {
+  driver              = "raw_exec"
+  command             = "/bin/true"
+  count               = 2
+  spread_across_zones = true
+  port "http" {}
+}
+`), "zones.hcl", stackfile.LoadOptions{Getenv: func(string) string { return "" }})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	jobs, err := render.Render(st, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		if j.Name == "pingapp" {
+			if sp := j.Job.TaskGroups[0].Spreads; len(sp) > 0 {
+				return sp
+			}
+		}
+	}
+	t.Fatalf("hstack render gave pingapp no spread for spread_across_zones")
+	return nil
 }
 
 // runningZones is nil when exactly two allocations of version run, on

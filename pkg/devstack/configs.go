@@ -271,6 +271,9 @@ func (s *Stack) nomadClientConfig() *hclwrite.File {
 		"fingerprint.denylist": cty.StringVal(fingerprintDenylist),
 		"driver.allowlist":     cty.StringVal("raw_exec,docker"),
 	}))
+	// One node, one zone: like every cluster client it carries one, so a
+	// job's spread_across_zones (a spread on meta.zone) resolves here too.
+	client.SetAttributeValue("meta", cty.ObjectVal(map[string]cty.Value{"zone": cty.StringVal(ClusterZones[0])}))
 
 	rawExec := b.AppendNewBlock("plugin", []string{"raw_exec"}).Body()
 	rawExec.AppendNewBlock("config", nil).Body().SetAttributeValue("enabled", cty.True)

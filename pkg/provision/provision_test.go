@@ -194,6 +194,9 @@ func TestRolesInstallAndRenderValidConfigs(t *testing.T) {
 				}
 				args = append(args, "--extra-config", "consul="+filepath.Join(extra, "ports.hcl"),
 					"--extra-config", "nomad="+filepath.Join(extra, "nomad-ports.hcl"))
+				if c.role == "client" {
+					args = append(args, "--zone", "zone-b")
+				}
 			} else {
 				args = append(args, "--tag-key", "hstack-cluster", "--tag-value", "prod", "--aws-region", "eu-west-1")
 			}
@@ -226,6 +229,10 @@ func TestRolesInstallAndRenderValidConfigs(t *testing.T) {
 			}
 			consulDir := ConfigDir(root, "consul")
 			must(t, "", e.bins["consul"], "validate", consulDir)
+			if c.role == "client" && c.join == "aws" {
+				// The zone is the instance's, asked of IMDS before Nomad starts.
+				imdsZone(t, root)
+			}
 			if c.role != "vault" {
 				must(t, "", e.bins["nomad"], "config", "validate", ConfigDir(root, "nomad"))
 			} else {
@@ -270,6 +277,12 @@ func checkRendered(t *testing.T, root, role, mode, join string) {
 	switch role {
 	case "server", "client":
 		nomad := read("etc/nomad.d/nomad.hcl")
+		if role == "client" && join == "static" && !strings.Contains(nomad, "  meta {\n    zone = \"zone-b\"\n") {
+			t.Errorf("nomad.hcl lacks the --zone in node meta:\n%s", nomad)
+		}
+		if role == "client" && join == "aws" && !strings.Contains(read("etc/systemd/system/nomad.service"), "ExecStartPre=+"+root+"/usr/local/bin/hstack-nomad-zone\n") {
+			t.Errorf("nomad.service does not ask IMDS for the zone before starting")
+		}
 		if mode == "prod" {
 			for _, want := range []string{"acl {\n  enabled = true", "verify_server_hostname = true", "verify_https_client    = true"} {
 				if !strings.Contains(nomad, want) {
@@ -324,6 +337,52 @@ func checkRendered(t *testing.T, root, role, mode, join string) {
 	}
 	for _, f := range []string{"etc/apt/apt.conf.d/20auto-upgrades", "etc/audit/rules.d/hstack.rules", "usr/lib/sysusers.d/hstack-" + role + ".conf"} {
 		read(f)
+	}
+}
+
+// imdsZone runs the client's boot-time zone lookup against a fake IMDSv2
+// (token first, as IMDSv2 requires) and checks the meta it wrote.
+func imdsZone(t *testing.T, root string) {
+	t.Helper()
+	const token = "imds-token-1"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPut && r.URL.Path == "/latest/api/token" && r.Header.Get("X-aws-ec2-metadata-token-ttl-seconds") != "":
+			fmt.Fprint(w, token)
+		case r.Method == http.MethodGet && r.URL.Path == "/latest/meta-data/placement/availability-zone" && r.Header.Get("X-aws-ec2-metadata-token") == token:
+			fmt.Fprint(w, "eu-west-1b")
+		default:
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	script := filepath.Join(root, "usr", "local", "bin", "hstack-nomad-zone")
+	cmd := exec.Command(script)
+	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_SERVICE_ENDPOINT="+srv.URL+"/")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(ConfigDir(root, "nomad"), "zone.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "client {\n  meta {\n    zone = \"eu-west-1b\"\n  }\n}\n"; string(b) != want {
+		t.Errorf("zone.hcl = %q, want %q", b, want)
+	}
+	// An IMDS that refuses leaves the agent unstarted, not zoneless.
+	cmd = exec.Command(script)
+	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:"+freePort(t))
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("%s succeeded with no IMDS:\n%s", script, out)
+	}
+}
+
+// A static client without a zone would sit outside render's
+// spread_across_zones: refused, naming the flag.
+func TestClientNeedsAZone(t *testing.T) {
+	code, out := run(t, "client", "--phase", "configure", "--root", t.TempDir(), "--mode", "dev", "--join", "static", "--servers", "127.0.0.11")
+	if code == 0 || !strings.Contains(out, "--zone is needed with --join static") {
+		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
 

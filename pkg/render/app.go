@@ -45,7 +45,7 @@ func hstackVersion() string { return version.Get().Version }
 
 // appJob renders one app as a service job with one group and one task, all
 // named after the app.
-func appJob(st *stackfile.Stack, app *stackfile.App, local bool, opts Options) (*nomadapi.Job, error) {
+func appJob(st *stackfile.Stack, app *stackfile.App, opts Options) (*nomadapi.Job, error) {
 	ver, commit := appVersion(app, opts), appCommit(app, opts)
 	r := app.Rollout
 
@@ -100,10 +100,11 @@ func appJob(st *stackfile.Stack, app *stackfile.App, local bool, opts Options) (
 	if app.DistinctHosts {
 		tg.Constraints = append(tg.Constraints, &nomadapi.Constraint{Operand: "distinct_hosts", RTarget: "true"})
 	}
-	// Availability zones exist only on a cluster; on a laptop every
-	// instance is on the one node anyway.
-	if app.SpreadAcrossZones && !local {
-		tg.Spreads = append(tg.Spreads, &nomadapi.Spread{Attribute: AZAttribute, Weight: ptr(int8(100))})
+	// The same spread everywhere: every client carries its zone in node
+	// meta (scripts/provision), so a loopback or Vagrant cluster spreads as
+	// AWS does, and the single dev node, in one zone, places as without it.
+	if app.SpreadAcrossZones {
+		tg.Spreads = append(tg.Spreads, &nomadapi.Spread{Attribute: ZoneAttribute, Weight: ptr(int8(100))})
 	}
 
 	return &nomadapi.Job{
@@ -118,9 +119,12 @@ func appJob(st *stackfile.Stack, app *stackfile.App, local bool, opts Options) (
 	}, nil
 }
 
-// AZAttribute is the node attribute spread_across_zones spreads over: the
-// availability zone Nomad's AWS fingerprinter reports.
-const AZAttribute = "${attr.platform.aws.placement.availability-zone}"
+// ZoneAttribute is the node attribute spread_across_zones spreads over: the
+// zone scripts/provision's client.sh writes into every client's node meta
+// (--zone, or on AWS the instance's availability zone from IMDS at boot).
+// Not Nomad's ${attr.platform.aws.placement.availability-zone}: that exists
+// on AWS only, and not at all where the env_aws fingerprinter is denied.
+const ZoneAttribute = "${meta.zone}"
 
 // appVersion is the version canaries are told apart by: the app's own
 // meta.version, else the release version, else the image tag.

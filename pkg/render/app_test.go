@@ -349,7 +349,7 @@ func TestDockerHardeningInProd(t *testing.T) {
 	if got := tg.Networks[0].DynamicPorts; len(got) != 1 || got[0].Label != "http" || got[0].To != 8080 {
 		t.Errorf("ports = %+v", got)
 	}
-	if diff := cmp.Diff([]*nomadapi.Spread{{Attribute: AZAttribute, Weight: ptr(int8(100))}}, tg.Spreads); diff != "" {
+	if diff := cmp.Diff([]*nomadapi.Spread{{Attribute: ZoneAttribute, Weight: ptr(int8(100))}}, tg.Spreads); diff != "" {
 		t.Errorf("spread (-want +got):\n%s", diff)
 	}
 	if tg.Scaling == nil || *tg.Scaling.Min != 3 || *tg.Scaling.Max != 10 {
@@ -365,6 +365,21 @@ func TestDockerHardeningInProd(t *testing.T) {
 	ing := jobNamed(t, jobs, "shop-ingress").Job.TaskGroups[0].Tasks[0]
 	if ing.Driver != "docker" || ing.Config["image"] != HAProxyImage || ing.Config["readonly_rootfs"] != true || ing.Config["network_mode"] != "host" {
 		t.Errorf("prod ingress task: driver %q config %v", ing.Driver, ing.Config)
+	}
+}
+
+// A local stack that asks for the spread gets production's: the loopback
+// and Vagrant clusters' clients carry meta.zone as AWS clients do.
+func TestSpreadAcrossZonesIsOneRuleEverywhere(t *testing.T) {
+	for _, env := range []string{"dev", "prod"} {
+		st := loadExample(t, env)
+		for _, a := range st.Apps {
+			a.SpreadAcrossZones = true
+		}
+		tg := jobNamed(t, mustRender(t, st, Options{}), "pingapp").Job.TaskGroups[0]
+		if diff := cmp.Diff([]*nomadapi.Spread{{Attribute: "${meta.zone}", Weight: ptr(int8(100))}}, tg.Spreads); diff != "" {
+			t.Errorf("%s: spread (-want +got):\n%s", env, diff)
+		}
 	}
 }
 
@@ -386,7 +401,7 @@ func TestRawExecLocally(t *testing.T) {
 		t.Errorf("raw_exec ports must not map: %+v", got)
 	}
 	if len(tg.Spreads) != 0 {
-		t.Errorf("no zones locally, spread = %+v", tg.Spreads)
+		t.Errorf("dev asks for no spread, spread = %+v", tg.Spreads)
 	}
 	ing := jobNamed(t, jobs, "shop-ingress").Job.TaskGroups[0].Tasks[0]
 	if ing.Driver != "raw_exec" || ing.Config["command"] != "/opt/haproxy" {

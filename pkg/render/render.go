@@ -126,7 +126,7 @@ func Render(st *stackfile.Stack, opts Options) ([]*Job, error) {
 		out = append(out, &Job{Name: *j.ID, File: *j.ID + Extension, Kind: kind, Job: j})
 	}
 	for _, app := range st.Apps {
-		j, err := appJob(st, app, local, opts)
+		j, err := appJob(st, app, opts)
 		add(KindApp, j, err)
 	}
 	if st.Ingress != nil {

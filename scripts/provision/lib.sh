@@ -101,6 +101,11 @@ parse_args() {
   case $join in aws|static) ;; *) die "--join must be aws or static, not '$join'" ;; esac
   [ "$join" = static ] && [ -z "$servers" ] && [ "$phase" != install ] && die "--join static needs --servers"
   [ "$colocated" = 0 ] || [ "$role" = vault ] || die "--colocated is a vault.sh option (Vault on a server.sh node)"
+  # Every client carries a zone in its node meta: render's
+  # spread_across_zones spreads on meta.zone. On AWS it is the instance's
+  # availability zone, known only at boot (nomad_zone_from_imds).
+  [ "$role" != client ] || [ "$phase" = install ] || [ -n "$zone" ] || [ "$join" = aws ] ||
+    die "--zone is needed with --join static (the node meta zone spread_across_zones spreads on)"
   [[ $bootstrap_expect =~ ^[0-9]+$ ]] || die "--bootstrap-expect must be a number, not '$bootstrap_expect'"
   [ -n "$seal" ] || { if [ "$join" = aws ]; then seal=awskms; else seal=shamir; fi; }
   case $seal in awskms|shamir) ;; *) die "--seal must be awskms or shamir, not '$seal'" ;; esac
@@ -426,7 +431,9 @@ HCL
       # the node's own when it is an address, as on the loopback cluster and
       # in Vagrant; "" (a go-sockaddr template, on an image) leaves the
       # address Nomad fingerprints, the instance's. Its Consul DNS is the
-      # agent's client address (Consul's DNS port is the default).
+      # agent's client address (Consul's DNS port is the default). Without
+      # --zone (on AWS) nomad_zone_from_imds adds the zone at boot (zone.hcl;
+      # Nomad merges the meta of its config files).
       local ingress_address=$advertise
       case $ingress_address in *'{{'*) ingress_address="" ;; esac
       echo "  meta {"
@@ -477,9 +484,13 @@ HCL
     gossip_file "$nomad_gossip_key_file" /etc/nomad.d/encrypt.hcl "$owner" server
   fi
   copy_extra_configs nomad
-  local need=""
+  local need="" pre=""
   [ "$mode" = prod ] && need="$P/etc/nomad.d/tls/nomad-key.pem"
   [ "$mode" = prod ] && [ "$server" = true ] && need+=" $P/etc/nomad.d/encrypt.hcl"
+  if [ "$server" != true ] && [ -z "$zone" ]; then
+    nomad_zone_from_imds
+    pre="$P/usr/local/bin/hstack-nomad-zone"
+  fi
   # The drain may take its whole deadline; systemd's default 90 s would
   # kill Nomad in the middle of it.
   local stop_timeout=""
@@ -489,7 +500,29 @@ HCL
       *s) stop_timeout=$(( ${drain_deadline%s} + 60 )) ;;
     esac
   fi
-  unit nomad "$owner" "agent -config=$P/etc/nomad.d" "Nomad agent" "consul.service" "$need"
+  unit nomad "$owner" "agent -config=$P/etc/nomad.d" "Nomad agent" "consul.service" "$need" "$pre"
+}
+
+# nomad_zone_from_imds: a client baked into an AMI learns its availability
+# zone only once an autoscaling group has placed it, so before every start
+# of the agent (ExecStartPre) this asks IMDSv2 and writes the zone into the
+# node meta (zone.hcl, merged with nomad.hcl). No zone, no start: a client
+# outside the spread would take the instances of every zone it is not in.
+nomad_zone_from_imds() {
+  write /usr/local/bin/hstack-nomad-zone 0755 root <<SH
+#!/bin/sh
+# Rendered by scripts/provision: the Nomad client's meta.zone from IMDSv2.
+set -eu
+imds=\${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
+imds=\${imds%/}
+token=\$(curl -fsS --retry 5 --max-time 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "\$imds/latest/api/token")
+zone=\$(curl -fsS --retry 5 --max-time 5 -H "X-aws-ec2-metadata-token: \$token" "\$imds/latest/meta-data/placement/availability-zone")
+case \$zone in
+  ''|*[!a-z0-9-]*) echo "hstack-nomad-zone: no availability zone from IMDS (got '\$zone')" >&2; exit 1 ;;
+esac
+printf 'client {\n  meta {\n    zone = "%s"\n  }\n}\n' "\$zone" >"$P/etc/nomad.d/zone.hcl.tmp"
+mv "$P/etc/nomad.d/zone.hcl.tmp" "$P/etc/nomad.d/zone.hcl"
+SH
 }
 
 # render_termination_watch: on an instance of an auto scaling group, the
@@ -629,12 +662,12 @@ ROT
     "$( [ "$mode" = prod ] && echo "$P/etc/vault.d/tls/vault-key.pem")"
 }
 
-# unit NAME USER ARGS DESCRIPTION AFTER NEEDS: a systemd unit. NEEDS are
-# files that must exist before the agent starts (TLS keys, gossip keys,
+# unit NAME USER ARGS DESCRIPTION AFTER NEEDS [PRE]: a systemd unit. NEEDS
+# are files that must exist before the agent starts (TLS keys, gossip keys,
 # written at boot): without them systemd does not start it at all instead of
-# starting it insecure.
+# starting it insecure. PRE runs as root before each start.
 unit() {
-  local name=$1 user=$2 args=$3 desc=$4 after=$5 needs=$6 f
+  local name=$1 user=$2 args=$3 desc=$4 after=$5 needs=$6 pre=${7:-} f
   {
     cat <<UNIT
 [Unit]
@@ -650,6 +683,9 @@ UNIT
 User=$user
 Group=$user
 EnvironmentFile=-$P/etc/$name.d/$name.env
+UNIT
+    [ -z "$pre" ] || echo "ExecStartPre=+$pre"
+    cat <<UNIT
 ExecStart=$P/usr/local/bin/$name $args
 ExecReload=/bin/kill --signal HUP \$MAINPID
 KillMode=process
