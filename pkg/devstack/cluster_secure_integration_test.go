@@ -71,14 +71,14 @@ func TestSecureClusterBootsAndReleases(t *testing.T) {
 				// 400 "client sent an HTTP request to an HTTPS server".
 				resp, err := plain.Get("http://" + strings.TrimPrefix(addr, "https://") + "/v1/status/leader")
 				if err == nil {
-					resp.Body.Close()
+					_ = resp.Body.Close() // only the status matters
 					if resp.StatusCode != http.StatusBadRequest {
 						t.Errorf("%s on %s answers plain http with %s", p, n.Name, resp.Status)
 					}
 				}
 				// HTTPS without the stack's CA: the certificate is not trusted.
 				if resp, err := plain.Get(addr + "/v1/status/leader"); err == nil {
-					resp.Body.Close()
+					_ = resp.Body.Close() // only that it connected matters
 					t.Errorf("%s on %s: https without the CA was accepted", p, n.Name)
 				} else if !strings.Contains(err.Error(), "certificate") {
 					t.Errorf("%s on %s: https without the CA: %v, want a certificate error", p, n.Name, err)
@@ -87,7 +87,7 @@ func TestSecureClusterBootsAndReleases(t *testing.T) {
 			}
 			// Consul's plain HTTP port is off.
 			if c, err := net.DialTimeout("tcp", net.JoinHostPort(n.Address, "8500"), 2*time.Second); err == nil {
-				c.Close()
+				_ = c.Close() // only that it connected matters
 				t.Errorf("consul on %s listens on plain http 8500", n.Name)
 			}
 		}
@@ -95,7 +95,7 @@ func TestSecureClusterBootsAndReleases(t *testing.T) {
 		first := s.Nodes()[0].Address
 		lb := first[:strings.LastIndex(first, ".")] + ".10"
 		if resp, err := plain.Get("http://" + lb + ":8200/v1/sys/health"); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status matters
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Errorf("the Vault load balancer passes plain http: %s", resp.Status)
 			}
