@@ -53,6 +53,23 @@ func TestSecureClusterBootsAndReleases(t *testing.T) {
 
 	t.Run("status: one leader per product, every agent healthy", func(t *testing.T) { checkClusterStatus(t, s) })
 
+	t.Run("every Consul agent runs on a token of its own", func(t *testing.T) {
+		// Under default deny an agent on the anonymous token cannot
+		// register its node: all five in the catalog means each got its
+		// agent token (bootstrap.Options.ConsulAgents).
+		nodes, _, err := consul.Catalog().Nodes(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, n := range nodes {
+			names = append(names, n.Node)
+		}
+		if len(nodes) != len(s.Nodes()) {
+			t.Errorf("consul catalog nodes %v, want all %d", names, len(s.Nodes()))
+		}
+	})
+
 	t.Run("every agent serves only TLS", func(t *testing.T) {
 		plain := &http.Client{Timeout: 5 * time.Second}
 		var checked int
