@@ -183,6 +183,10 @@ type Options struct {
 	// one it gets from bootstrapping, or the one Vault KV keeps.
 	Consul *clients.ConsulConfig
 	Nomad  *clients.NomadConfig
+	// ConsulAgents are the cluster's other Consul agents, each addressed
+	// directly: the agent token API sets one agent's token, so each gets
+	// its own (node identity) as the agent Consul talks to does.
+	ConsulAgents []clients.ConsulConfig
 	// Apps get a Consul policy and role each (app-<job>).
 	Apps []App
 	// NomadJWKS, when set, makes Consul trust Nomad's workload identities

@@ -115,7 +115,20 @@ func Consul(ctx context.Context, o Options, res *Result) error {
 			return err
 		}
 	}
-	return consulAgentToken(ctx, o, cc, q, w, res)
+	if err := consulAgentToken(ctx, o, cc, q, w, res); err != nil {
+		return err
+	}
+	for _, a := range o.ConsulAgents {
+		a.Token, a.Single = mgmt, true
+		ac, err := clients.Consul(clients.Config{Consul: a})
+		if err != nil {
+			return err
+		}
+		if err := consulAgentToken(ctx, o, ac, q, w, res); err != nil {
+			return fmt.Errorf("%s: %w", a.Address, err)
+		}
+	}
+	return nil
 }
 
 func consulManagement(ctx context.Context, o Options, cc *consulapi.Client, res *Result) (clients.Secret, error) {

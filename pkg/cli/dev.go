@@ -35,11 +35,17 @@ func devCommand() *cli.Command {
 				Description: "Starts a Consul agent, a Vault server, a Nomad agent (server and client, raw_exec)\n" +
 					"and a private PostgreSQL on the products' standard ports, then makes Nomad register\n" +
 					"its services in Consul, Vault trust Nomad workload identities, and Vault's database\n" +
-					"secrets engine serve the dev Postgres. Safe to run again.",
+					"secrets engine serve the dev Postgres. Safe to run again.\n\n" +
+					"--cluster runs 3 server nodes and --clients client nodes instead, each on its own\n" +
+					"loopback address, from the configs scripts/provision renders for the images.\n" +
+					"--secure (single node or cluster) runs as production does: TLS on every agent from\n" +
+					"a throwaway CA, Consul and Nomad gossip encryption, ACLs default-deny bootstrapped\n" +
+					"once (tokens in Vault KV), a Vault audit log; dev.env then holds the CA, the CLI's\n" +
+					"client certificate and the operator tokens.",
 				Flags: []cli.Flag{
 					devDirFlag(),
 					&cli.BoolFlag{Name: "free-ports", Usage: "use free ports instead of the standard ones (4646, 8500, 8200, 5432, ...)"},
-					&cli.BoolFlag{Name: "secure", Usage: "run as production does: ACLs on (bootstrapped, tokens in Vault KV), TLS from a throwaway CA, Consul gossip encryption, Vault audit log"},
+					&cli.BoolFlag{Name: "secure", Usage: "run as production does: ACLs on (bootstrapped, tokens in Vault KV), TLS from a throwaway CA, Consul and Nomad gossip encryption, Vault audit log; with --cluster too"},
 					&cli.BoolFlag{Name: "cluster", Usage: "run a production-shaped cluster instead: 3 server nodes (Consul, Nomad, Vault on Raft) on 127.0.0.11-13 and client nodes on 127.0.0.21.., configured by scripts/provision"},
 					&cli.StringFlag{Name: "cluster-net", EnvVars: []string{"HSTACK_CLUSTER_NET"}, Value: devstack.DefaultClusterNet, Usage: "with --cluster: the loopback /24 of its nodes, as `NET` (127.0.1: servers on 127.0.1.11-13, clients on 127.0.1.21..); two clusters on different networks run side by side"},
 					&cli.IntFlag{Name: "clients", Value: 2, Usage: "with --cluster: `N` client nodes (2 to 6), spread over zones zone-a, zone-b, zone-c"},

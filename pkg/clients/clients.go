@@ -120,8 +120,11 @@ type NomadConfig struct {
 // ConsulConfig overrides the Consul client settings.
 type ConsulConfig struct {
 	Address string
-	Token   Secret
-	TLS     TLSConfig
+	// Single talks to Address alone, even with HSTACK_CONSUL_ADDRS set
+	// (one agent's own settings, such as its token).
+	Single bool
+	Token  Secret
+	TLS    TLSConfig
 }
 
 // VaultConfig overrides the Vault client settings.
@@ -222,6 +225,9 @@ func Consul(cfg Config) (*consulapi.Client, error) {
 	servers, err := serversFrom(EnvConsulAddrs, o.Address)
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
+	}
+	if o.Single {
+		servers = nil
 	}
 	if servers != nil {
 		cc.Scheme, cc.Address = servers[0].Scheme, servers[0].Host

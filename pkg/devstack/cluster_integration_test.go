@@ -65,36 +65,7 @@ func TestClusterBootsAndReleasesAcrossZones(t *testing.T) {
 		}
 	})
 
-	t.Run("status: one leader per product, every agent healthy", func(t *testing.T) {
-		roles := map[string]map[string]int{}
-		for _, st := range s.Status(ctx) {
-			if !st.Running || !st.Healthy {
-				t.Errorf("%s: running=%v healthy=%v %s", st.Name, st.Running, st.Healthy, st.Detail)
-			}
-			if st.Name == "vault-lb" {
-				// dev status names the front door it also is.
-				if want := "the clients' ingress at http://" + s.Nodes()[0].Address[:strings.LastIndex(s.Nodes()[0].Address, ".")] + ".10:8080"; !strings.Contains(st.Role, want) {
-					t.Errorf("vault-lb: %q, want it to name %q", st.Role, want)
-				}
-			}
-			if !strings.Contains(st.Name, "/") {
-				continue // postgres, the Vault and ingress load balancer
-			}
-			product := st.Name[strings.Index(st.Name, "/")+1:]
-			if roles[product] == nil {
-				roles[product] = map[string]int{}
-			}
-			roles[product][strings.Fields(st.Role)[0]]++
-		}
-		want := map[string]map[string]int{
-			devstack.Consul: {"leader": 1, "follower": 2, "client": 2},
-			devstack.Nomad:  {"leader": 1, "follower": 2, "client": 2},
-			devstack.Vault:  {"active": 1, "standby": 2},
-		}
-		if fmt.Sprint(roles) != fmt.Sprint(want) {
-			t.Errorf("roles %v, want %v", roles, want)
-		}
-	})
+	t.Run("status: one leader per product, every agent healthy", func(t *testing.T) { checkClusterStatus(t, s) })
 
 	t.Run("clients carry their zones and port ranges", func(t *testing.T) {
 		nodes, _, err := nomad.Nodes().List(nil)
@@ -123,93 +94,141 @@ func TestClusterBootsAndReleasesAcrossZones(t *testing.T) {
 		t.Logf("zones %v, dynamic port ranges %v", zones, ranges)
 	})
 
-	t.Run("up again is a no-op", func(t *testing.T) {
-		before := s.Processes()
-		again, err := devstack.Up(ctx, devstack.Options{Dir: s.Dir, Cluster: true, Clients: 2, ClusterNet: os.Getenv("HSTACK_CLUSTER_NET"), Timeout: 3 * time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if after := again.Processes(); fmt.Sprint(after) != fmt.Sprint(before) {
-			t.Errorf("processes changed: %v -> %v", before, after)
-		}
-	})
+	t.Run("up again is a no-op", func(t *testing.T) { checkClusterUpAgain(t, s, false) })
 
-	t.Run("pingapp released across zones", func(t *testing.T) {
-		bin := devstacktest.BuildBinary(t, "./cmd/pingapp", s.Dir)
-		release := func(version string) {
-			t.Helper()
-			job := devstacktest.ParsePingappJob(t, nomad, map[string]string{
-				"pingapp_bin":   bin,
-				"database_port": fmt.Sprint(s.Ports.Postgres),
-				"count":         "2",
-				"version":       version,
-			})
-			// The placement is hstack render's for spread_across_zones;
-			// the clients' zones are the provisioning's node meta.
-			job.TaskGroups[0].Spreads = renderedSpread(t)
-			job.TaskGroups[0].Update = &nomadapi.UpdateStrategy{
-				MaxParallel: ptr(1), Canary: ptr(1), AutoPromote: ptr(true),
-				MinHealthyTime: ptr(2 * time.Second), HealthyDeadline: ptr(2 * time.Minute), ProgressDeadline: ptr(4 * time.Minute),
-			}
-			resp, _, err := nomad.Jobs().Register(job, nil)
-			if err != nil {
-				t.Fatalf("register %s: %v", version, err)
-			}
-			devstacktest.Eventually(t, 5*time.Minute, "release of "+version, func() error {
-				deps, _, err := nomad.Jobs().Deployments("pingapp", false, nil)
-				if err != nil {
-					return err
-				}
-				for _, d := range deps {
-					if d.JobModifyIndex != resp.JobModifyIndex {
-						continue
-					}
-					switch d.Status {
-					case nomadapi.DeploymentStatusSuccessful:
-						return nil
-					case nomadapi.DeploymentStatusRunning, nomadapi.DeploymentStatusPending, nomadapi.DeploymentStatusBlocked, nomadapi.DeploymentStatusPaused:
-						return fmt.Errorf("deployment %s: %s", d.Status, allocSummary(nomad))
-					default:
-						t.Fatalf("deployment of %s ended %s: %s (%s)", version, d.Status, d.StatusDescription, allocSummary(nomad))
-					}
-				}
-				if version == "v1" {
-					// The first version of a job has no canary to wait for.
-					return runningZones(nomad, version, nil)
-				}
-				return fmt.Errorf("no deployment for job modify index %d yet", resp.JobModifyIndex)
-			})
-			zones := map[string]bool{}
-			devstacktest.Eventually(t, 2*time.Minute, version+" on both zones", func() error {
-				return runningZones(nomad, version, zones)
-			})
-			devstacktest.Eventually(t, 2*time.Minute, version+" passing in consul and answering", func() error {
-				entries, _, err := consul.Health().Service("pingapp", "version-"+version, true, nil)
-				if err != nil {
-					return err
-				}
-				if len(entries) != 2 {
-					return fmt.Errorf("%d passing instances of %s", len(entries), version)
-				}
-				for _, e := range entries {
-					if e.Checks.AggregatedStatus() != consulapi.HealthPassing {
-						return fmt.Errorf("%s checks %s", e.Service.ID, e.Checks.AggregatedStatus())
-					}
-					body, err := get(fmt.Sprintf("http://%s:%d/ping", e.Service.Address, e.Service.Port))
-					if err != nil {
-						return err
-					}
-					if !strings.Contains(body, "pong") {
-						return fmt.Errorf("/ping answered %q", body)
-					}
-				}
-				return nil
-			})
-			t.Logf("%s: running on zones %v, answering /ping after a round trip to Postgres with Vault credentials", version, zones)
+	t.Run("pingapp released across zones", func(t *testing.T) { releasePingappAcrossZones(t, s, nomad, consul) })
+}
+
+// checkClusterStatus: `dev status` shows every agent running and
+// healthy, one leader and two followers per product, two clients.
+func checkClusterStatus(t *testing.T, s *devstack.Stack) {
+	t.Helper()
+	roles := map[string]map[string]int{}
+	for _, st := range s.Status(context.Background()) {
+		if !st.Running || !st.Healthy {
+			t.Errorf("%s: running=%v healthy=%v %s", st.Name, st.Running, st.Healthy, st.Detail)
 		}
-		release("v1")
-		release("v2")
-	})
+		if st.Name == "vault-lb" {
+			// dev status names the front door it also is.
+			if want := "the clients' ingress at http://" + s.Nodes()[0].Address[:strings.LastIndex(s.Nodes()[0].Address, ".")] + ".10:8080"; !strings.Contains(st.Role, want) {
+				t.Errorf("vault-lb: %q, want it to name %q", st.Role, want)
+			}
+		}
+		if !strings.Contains(st.Name, "/") {
+			continue // postgres, the Vault and ingress load balancer
+		}
+		product := st.Name[strings.Index(st.Name, "/")+1:]
+		if roles[product] == nil {
+			roles[product] = map[string]int{}
+		}
+		if f := strings.Fields(st.Role); len(f) > 0 {
+			roles[product][f[0]]++
+		}
+	}
+	want := map[string]map[string]int{
+		devstack.Consul: {"leader": 1, "follower": 2, "client": 2},
+		devstack.Nomad:  {"leader": 1, "follower": 2, "client": 2},
+		devstack.Vault:  {"active": 1, "standby": 2},
+	}
+	if fmt.Sprint(roles) != fmt.Sprint(want) {
+		t.Errorf("roles %v, want %v", roles, want)
+	}
+}
+
+// checkClusterUpAgain: `dev up --cluster [--secure]` on the running
+// cluster changes no process.
+func checkClusterUpAgain(t *testing.T, s *devstack.Stack, secure bool) {
+	t.Helper()
+	before := s.Processes()
+	again, err := devstack.Up(context.Background(), devstack.Options{Dir: s.Dir, Cluster: true, Clients: 2, Secure: secure, ClusterNet: os.Getenv("HSTACK_CLUSTER_NET"), Timeout: 3 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := again.Processes(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("processes changed: %v -> %v", before, after)
+	}
+}
+
+// releasePingappAcrossZones releases pingapp v1 then v2 (a canary promoted
+// automatically), two instances spread over the clients' zones, each
+// answering /ping after a round trip to Postgres with credentials Vault
+// issued to its workload identity.
+func releasePingappAcrossZones(t *testing.T, s *devstack.Stack, nomad *nomadapi.Client, consul *consulapi.Client) {
+	t.Helper()
+	bin := devstacktest.BuildBinary(t, "./cmd/pingapp", s.Dir)
+	release := func(version string) {
+		t.Helper()
+		job := devstacktest.ParsePingappJob(t, nomad, map[string]string{
+			"pingapp_bin":   bin,
+			"database_port": fmt.Sprint(s.Ports.Postgres),
+			"count":         "2",
+			"version":       version,
+		})
+		// The placement is hstack render's for spread_across_zones;
+		// the clients' zones are the provisioning's node meta.
+		job.TaskGroups[0].Spreads = renderedSpread(t)
+		job.TaskGroups[0].Update = &nomadapi.UpdateStrategy{
+			MaxParallel: ptr(1), Canary: ptr(1), AutoPromote: ptr(true),
+			MinHealthyTime: ptr(2 * time.Second), HealthyDeadline: ptr(2 * time.Minute), ProgressDeadline: ptr(4 * time.Minute),
+		}
+		resp, _, err := nomad.Jobs().Register(job, nil)
+		if err != nil {
+			t.Fatalf("register %s: %v", version, err)
+		}
+		devstacktest.Eventually(t, 5*time.Minute, "release of "+version, func() error {
+			deps, _, err := nomad.Jobs().Deployments("pingapp", false, nil)
+			if err != nil {
+				return err
+			}
+			for _, d := range deps {
+				if d.JobModifyIndex != resp.JobModifyIndex {
+					continue
+				}
+				switch d.Status {
+				case nomadapi.DeploymentStatusSuccessful:
+					return nil
+				case nomadapi.DeploymentStatusRunning, nomadapi.DeploymentStatusPending, nomadapi.DeploymentStatusBlocked, nomadapi.DeploymentStatusPaused:
+					return fmt.Errorf("deployment %s: %s", d.Status, allocSummary(nomad))
+				default:
+					t.Fatalf("deployment of %s ended %s: %s (%s)", version, d.Status, d.StatusDescription, allocSummary(nomad))
+				}
+			}
+			if version == "v1" {
+				// The first version of a job has no canary to wait for.
+				return runningZones(nomad, version, nil)
+			}
+			return fmt.Errorf("no deployment for job modify index %d yet", resp.JobModifyIndex)
+		})
+		zones := map[string]bool{}
+		devstacktest.Eventually(t, 2*time.Minute, version+" on both zones", func() error {
+			return runningZones(nomad, version, zones)
+		})
+		devstacktest.Eventually(t, 2*time.Minute, version+" passing in consul and answering", func() error {
+			entries, _, err := consul.Health().Service("pingapp", "version-"+version, true, nil)
+			if err != nil {
+				return err
+			}
+			if len(entries) != 2 {
+				return fmt.Errorf("%d passing instances of %s", len(entries), version)
+			}
+			for _, e := range entries {
+				if e.Checks.AggregatedStatus() != consulapi.HealthPassing {
+					return fmt.Errorf("%s checks %s", e.Service.ID, e.Checks.AggregatedStatus())
+				}
+				body, err := get(fmt.Sprintf("http://%s:%d/ping", e.Service.Address, e.Service.Port))
+				if err != nil {
+					return err
+				}
+				if !strings.Contains(body, "pong") {
+					return fmt.Errorf("/ping answered %q", body)
+				}
+			}
+			return nil
+		})
+		t.Logf("%s: running on zones %v, answering /ping after a round trip to Postgres with Vault credentials", version, zones)
+	}
+	release("v1")
+	release("v2")
 }
 
 // renderedSpread is what `hstack render` puts in an app's group for

@@ -165,7 +165,7 @@ func TestClusterRendersValidConfigs(t *testing.T) {
 func TestClusterLBConfig(t *testing.T) {
 	nodes, _ := ClusterNodes("127.0.9", 3, 3)
 	spec := &ClusterSpec{Servers: 3, Clients: 3, Nodes: nodes, Net: "127.0.9"}
-	cfg := clusterLBConfig(spec)
+	cfg := clusterLBConfig(spec, "")
 	for _, want := range []string{
 		"frontend vault\n  bind 127.0.9.10:8200\n",
 		"  server server-2 127.0.9.12:8200 check\n",

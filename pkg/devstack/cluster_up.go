@@ -21,6 +21,8 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/hstack-dev/hstack/pkg/bootstrap"
+	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/provision"
 	"github.com/hstack-dev/hstack/pkg/tools"
 	provisionscripts "github.com/hstack-dev/hstack/scripts/provision"
@@ -131,7 +133,7 @@ func (s *Stack) procLog(p clusterProc) string {
 
 // clusterPorts are the products' standard ports, taken on each node's own
 // address. They are checked on every node before anything is written.
-var clusterTCPPorts = []int{8300, 8301, 8302, 8500, 8600, 4646, 4647, 4648, 8200, 8201}
+var clusterTCPPorts = []int{8300, 8301, 8302, 8500, 8501, 8600, 4646, 4647, 4648, 8200, 8201}
 var clusterUDPPorts = []int{8301, 8302, 8600, 4648}
 
 func checkClusterPortsFree(spec *ClusterSpec) error {
@@ -216,9 +218,24 @@ func (s *Stack) clusterNomadExtra(server bool) *hclwrite.File {
 	v := b.AppendNewBlock("vault", nil).Body()
 	v.SetAttributeValue("enabled", cty.True)
 	// Through the load balancer: any live Vault node serves the tasks.
-	v.SetAttributeValue("address", cty.StringVal("http://"+s.state.Cluster.VaultLBAddress()+":8200"))
+	v.SetAttributeValue("address", cty.StringVal(s.scheme()+"://"+s.state.Cluster.VaultLBAddress()+":8200"))
 	v.SetAttributeValue("jwt_auth_backend_path", cty.StringVal(JWTAuthPath))
+	if s.state.Secure {
+		// The load balancer passes TLS through: the certificate is a Vault
+		// node's, whose names include vault.service.consul but not the
+		// balancer's address, as a production load balancer's DNS name
+		// would be in the certificates.
+		v.SetAttributeValue("ca_file", cty.StringVal(s.CAFile()))
+		v.SetAttributeValue("tls_server_name", cty.StringVal(vaultLBServerName))
+	}
 	if server {
+		if s.state.Secure {
+			// As on the single node (nomadServerConfig): tasks log in to
+			// Consul with an identity of their own.
+			ti := b.AppendNewBlock("consul", nil).Body().AppendNewBlock("task_identity", nil).Body()
+			ti.SetAttributeValue("aud", strs(bootstrap.ConsulAudience))
+			ti.SetAttributeValue("ttl", cty.StringVal("1h"))
+		}
 		id := v.AppendNewBlock("default_identity", nil).Body()
 		id.SetAttributeValue("aud", strs(VaultAudience))
 		id.SetAttributeValue("ttl", cty.StringVal("1h"))
@@ -251,7 +268,7 @@ func (s *Stack) renderCluster() error {
 	if err != nil {
 		return err
 	}
-	for _, r := range ClusterRenders(s.path("nodes"), s.state.Cluster.Nodes, "") {
+	for _, r := range ClusterRenders(s.path("nodes"), s.state.Cluster.Nodes, s.clusterSecrets()) {
 		r.Extra = extra[r.Role]
 		// #nosec G204 -- the role scripts embedded in hstack itself, with arguments hstack renders.
 		cmd := exec.Command("bash", append([]string{filepath.Join(scripts, r.Role+".sh")}, r.Args("")...)...)
@@ -281,6 +298,9 @@ func (s *Stack) startProc(p clusterProc) error {
 		args = []string{"server", "-config", cfg}
 	case Nomad:
 		args = []string{"agent", "-config", cfg}
+		if err := s.writeNomadConsulToken(p); err != nil {
+			return err
+		}
 	}
 	pid, err := startDaemon(s.nodeRoot(p.node), s.procLog(p), nil, s.state.Bins[p.product], args...)
 	if err != nil {
@@ -288,6 +308,48 @@ func (s *Stack) startProc(p clusterProc) error {
 	}
 	s.state.PIDs[p.name()] = pid
 	return s.saveState()
+}
+
+// writeNomadConsulToken adds the Nomad agent's Consul token (role
+// nomad-server or nomad-client) to its config dir in a secure cluster: it
+// exists only once Consul's ACLs are bootstrapped, after the node's configs
+// were rendered, as the single node renders its Nomad configs then.
+func (s *Stack) writeNomadConsulToken(p clusterProc) error {
+	if !s.state.Secure {
+		return nil
+	}
+	role := "nomad-client"
+	if p.node.Server {
+		role = "nomad-server"
+	}
+	path := filepath.Join(s.procConfigDir(p), "hstack-dev-consul-token.hcl")
+	tok := s.agentConsulTokens[role]
+	if _, err := os.Stat(path); err == nil && tok == "" {
+		return nil // a restart (RestartAgent) of an agent started before
+	}
+	if tok == "" {
+		return fmt.Errorf("%s: no Consul token for %s (Consul's ACLs are not bootstrapped)", p.name(), role)
+	}
+	f := hclwrite.NewEmptyFile()
+	f.Body().AppendNewBlock("consul", nil).Body().SetAttributeValue("token", cty.StringVal(tok))
+	return writeHCL(path, f)
+}
+
+// vaultLBServerName is the name a secure cluster's clients check on the
+// Vault load balancer's (passed-through) certificate: one of vaultNames.
+const vaultLBServerName = "vault.service.consul"
+
+// clusterConsulAgents are every Consul agent of the cluster but the one
+// bootstrap talks to (the first server's), each by its own address.
+func (s *Stack) clusterConsulAgents() []clients.ConsulConfig {
+	cfg := s.ClientConfig().Consul
+	var out []clients.ConsulConfig
+	for _, n := range s.state.Cluster.Nodes[1:] {
+		c := cfg
+		c.Address = s.NodeAddr(n, Consul)
+		out = append(out, c)
+	}
+	return out
 }
 
 // clusterVaultInit initialises Vault once, on the first server, and
@@ -415,7 +477,18 @@ func (s *Stack) RaftPeers(ctx context.Context) (map[string][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	cr, err := cc.Operator().RaftGetConfiguration((&consulapi.QueryOptions{}).WithContext(ctx))
+	// Nomad serves its Raft configuration to a management token only, and
+	// Consul's hstack token has no operator:read: a secure stack reads
+	// them with the management tokens kept in Vault KV.
+	consulMgmt, err := s.managementToken(ctx, Consul)
+	if err != nil {
+		return nil, err
+	}
+	nomadMgmt, err := s.managementToken(ctx, Nomad)
+	if err != nil {
+		return nil, err
+	}
+	cr, err := cc.Operator().RaftGetConfiguration((&consulapi.QueryOptions{Token: consulMgmt}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("consul raft: %w", err)
 	}
@@ -428,7 +501,7 @@ func (s *Stack) RaftPeers(ctx context.Context) (map[string][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	nr, err := nc.Operator().RaftGetConfiguration((&nomadapi.QueryOptions{}).WithContext(ctx))
+	nr, err := nc.Operator().RaftGetConfiguration((&nomadapi.QueryOptions{AuthToken: nomadMgmt}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("nomad raft: %w", err)
 	}
@@ -453,6 +526,23 @@ func (s *Stack) RaftPeers(ctx context.Context) (map[string][]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// managementToken is product's ACL bootstrap token from Vault KV ("" on a
+// stack without ACLs: requests then carry none).
+func (s *Stack) managementToken(ctx context.Context, product string) (string, error) {
+	if !s.state.Secure {
+		return "", nil
+	}
+	vc, err := s.VaultClient()
+	if err != nil {
+		return "", err
+	}
+	t, err := bootstrap.ReadToken(ctx, vc, product+"/bootstrap")
+	if err != nil {
+		return "", err
+	}
+	return t.Secret.Reveal(), nil
 }
 
 // procConsulLeader: the node's own agent knows a leader.
@@ -508,10 +598,14 @@ func (s *Stack) nomadNodeReady(ctx context.Context, n Node) error {
 func (s *Stack) nodeConsul(n Node) (*consulapi.Client, error) {
 	return cachedClient(&s.clientsMu, &s.nodeClients.consul, n.Name, func() (*consulapi.Client, error) {
 		cfg := consulapi.DefaultConfig()
-		cfg.Address = net.JoinHostPort(n.Address, "8500")
-		cfg.Scheme = "http"
+		cfg.Address = net.JoinHostPort(n.Address, strconv.Itoa(s.Ports.ConsulHTTP))
+		cfg.Scheme = s.scheme()
 		cfg.Token, cfg.TokenFile = "", ""
 		cfg.TLSConfig = consulapi.TLSConfig{}
+		if s.state.Secure {
+			cli := s.cliCert()
+			cfg.TLSConfig = consulapi.TLSConfig{CAFile: s.CAFile(), CertFile: cli.Cert, KeyFile: cli.Key}
+		}
 		return consulapi.NewClient(cfg)
 	})
 }
@@ -519,9 +613,11 @@ func (s *Stack) nodeConsul(n Node) (*consulapi.Client, error) {
 func (s *Stack) nodeNomad(n Node) (*nomadapi.Client, error) {
 	return cachedClient(&s.clientsMu, &s.nodeClients.nomad, n.Name, func() (*nomadapi.Client, error) {
 		cfg := nomadapi.DefaultConfig()
-		cfg.Address = "http://" + net.JoinHostPort(n.Address, "4646")
-		cfg.SecretID, cfg.Namespace, cfg.Region = "", "", ""
-		cfg.TLSConfig = &nomadapi.TLSConfig{}
+		cfg.Address = s.NodeAddr(n, Nomad)
+		cfg.Namespace, cfg.Region = "", ""
+		// Status needs no token; the agent API does (ACLs, secure only).
+		cfg.SecretID = s.state.NomadToken
+		cfg.TLSConfig = &nomadapi.TLSConfig{CACert: s.caFileIfSecure()}
 		return nomadapi.NewClient(cfg)
 	})
 }
@@ -533,8 +629,12 @@ func (s *Stack) nodeVault(n Node) (*vaultapi.Client, error) {
 		if cfg.Error != nil {
 			return nil, cfg.Error
 		}
-		cfg.Address = "http://" + net.JoinHostPort(n.Address, "8200")
-		if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{}); err != nil {
+		cfg.Address = s.scheme() + "://" + net.JoinHostPort(n.Address, "8200")
+		tlsc := &vaultapi.TLSConfig{CACert: s.caFileIfSecure()}
+		if n.Name == vaultLB && s.state.Secure {
+			tlsc.TLSServerName = vaultLBServerName
+		}
+		if err := cfg.ConfigureTLS(tlsc); err != nil {
 			return nil, err
 		}
 		c, err := vaultapi.NewClient(cfg)
@@ -705,8 +805,7 @@ func joinURLs(us []*url.URL) string {
 
 // NodeAddr is the API address of product on node ("http://127.0.0.12:4646").
 func (s *Stack) NodeAddr(n Node, product string) string {
-	port := map[string]string{Consul: "8500", Nomad: "4646", Vault: "8200"}[product]
-	return "http://" + net.JoinHostPort(n.Address, port)
+	return s.scheme() + "://" + net.JoinHostPort(n.Address, strconv.Itoa(standardPort[product](s.Ports)))
 }
 
 // KillNode SIGKILLs every agent of node and, on a client, every task it
@@ -804,9 +903,6 @@ func (s *Stack) LeaderNode(ctx context.Context, product string) (Node, error) {
 // Postgres on 127.0.0.1 takes a free port, leaving 5432 to a single-node
 // stack).
 func (s *Stack) planCluster(opts Options) error {
-	if opts.Secure {
-		return errors.New("--cluster with --secure is not supported yet: the cluster runs the provisioning scripts' dev mode")
-	}
 	clients := opts.Clients
 	if clients == 0 {
 		clients = 2
@@ -836,6 +932,10 @@ func (s *Stack) planCluster(opts Options) error {
 	}
 	s.Ports = StandardPorts()
 	s.Ports.Postgres = pg
+	if opts.Secure {
+		// The scripts' production mode: Consul's HTTPS on 8501, plain HTTP off.
+		s.Ports.ConsulHTTP = 8501
+	}
 	s.state.Cluster = spec
 	return nil
 }
@@ -930,10 +1030,15 @@ func (s *Stack) clusterComponents() []component {
 				c.beforeReady = func(s *Stack, ctx context.Context) error { return s.clusterVaultInit(ctx) }
 				c.afterReady = func(s *Stack, ctx context.Context) error { return s.wait(ctx, Vault, s.vaultReady) }
 			}
+			if procs[i+1].product != Vault {
+				// The Nomad agents start next, with their Consul tokens.
+				c.afterReady = then(c.afterReady, secureOnly((*Stack).secureVaultAndConsul))
+			}
 		case p.node.Server:
 			c.ready = func(s *Stack, ctx context.Context) error { return s.procNomadLeader(ctx, p.node) }
 			if !procs[i+1].node.Server {
-				c.afterReady = func(s *Stack, ctx context.Context) error { return s.wait(ctx, "nomad keyring", s.nomadServerReady) }
+				c.afterReady = then(func(s *Stack, ctx context.Context) error { return s.wait(ctx, "nomad keyring", s.nomadServerReady) },
+					secureOnly((*Stack).secureNomad))
 			}
 		default:
 			c.starting = "starting (raw_exec)"
@@ -966,15 +1071,32 @@ func (s *Stack) clusterComponents() []component {
 
 const vaultLB = "vault-lb"
 
+// then runs a step after another (either may be nil).
+func then(a, b func(*Stack, context.Context) error) func(*Stack, context.Context) error {
+	return func(s *Stack, ctx context.Context) error {
+		for _, f := range []func(*Stack, context.Context) error{a, b} {
+			if f == nil {
+				continue
+			}
+			if err := f(s, ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // vaultLBConfig is the cluster's load balancers, one HAProxy: TCP passed
 // through to every Vault node that answers its health check as active or
 // standby (standbys forward to the active node), as production's internal
 // load balancer does; and HTTP to every client's ingress that answers its
 // health endpoint, as production's ALB and its target group do (with a
 // faster check: a dev cluster's failures are seconds apart).
-func (s *Stack) vaultLBConfig() string { return clusterLBConfig(s.state.Cluster) }
+//
+// vaultCheck is added to each Vault server's health check (vaultLBCheckTLS).
+func (s *Stack) vaultLBConfig() string { return clusterLBConfig(s.state.Cluster, s.vaultLBCheckTLS()) }
 
-func clusterLBConfig(c *ClusterSpec) string {
+func clusterLBConfig(c *ClusterSpec, vaultCheck string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Rendered by hstack dev up --cluster: the Vault nodes behind one address.
 global
@@ -997,7 +1119,7 @@ backend vault
 `, c.VaultLBAddress())
 	for _, n := range c.Nodes {
 		if n.Server {
-			fmt.Fprintf(&b, "  server %s %s:8200 check\n", n.Name, n.Address)
+			fmt.Fprintf(&b, "  server %s %s:8200 check%s\n", n.Name, n.Address, vaultCheck)
 		}
 	}
 	// A connection a dead ingress refuses is tried again on another
@@ -1028,6 +1150,18 @@ backend ingress
 // ingressHealthPath is the ingress's own health endpoint (pkg/render's
 // HealthPath: HAProxy answers it itself).
 const ingressHealthPath = "/haproxy-health"
+
+// vaultLBCheckTLS is what a secure cluster's health check adds: TLS to the
+// node, verified with the stack's CA, so a node is healthy only while it
+// serves the cluster's certificate (verify none would pass any listener);
+// the traffic itself stays end-to-end TLS (TCP passthrough), so the
+// balancer holds no key.
+func (s *Stack) vaultLBCheckTLS() string {
+	if !s.state.Secure {
+		return ""
+	}
+	return fmt.Sprintf(" check-ssl verify required ca-file %s check-sni %s", s.CAFile(), vaultLBServerName)
+}
 
 func (s *Stack) vaultLBComponent() component {
 	cfg := s.path("cluster-extra", "vault-lb.cfg")

@@ -8,6 +8,7 @@ package devstack
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -493,7 +494,13 @@ func (s *Stack) NomadClient() (*nomadapi.Client, error) {
 		cfg.TLSConfig.CACert = s.CAFile()
 	}
 	if s.state.Cluster != nil {
-		cfg.HttpClient = failover.Wrap(cleanhttp.DefaultPooledClient(), s.serverURLs(Nomad))
+		// nomadapi applies TLSConfig only to a client it builds itself.
+		hc := cleanhttp.DefaultPooledClient()
+		hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if err := nomadapi.ConfigureTLS(hc, cfg.TLSConfig); err != nil {
+			return nil, err
+		}
+		cfg.HttpClient = failover.Wrap(hc, s.serverURLs(Nomad))
 		cfg.HttpClient.Transport.(*failover.Transport).WritesIdempotent = true
 	}
 	c, err := nomadapi.NewClient(cfg)
@@ -523,7 +530,12 @@ func (s *Stack) ConsulClient() (*consulapi.Client, error) {
 		cfg.TLSConfig = consulapi.TLSConfig{CAFile: s.CAFile(), CertFile: cli.Cert, KeyFile: cli.Key}
 	}
 	if s.state.Cluster != nil {
-		cfg.HttpClient = failover.Wrap(cleanhttp.DefaultPooledClient(), s.serverURLs(Consul))
+		// consulapi applies TLSConfig only to a client it builds itself.
+		hc, err := consulapi.NewHttpClient(cleanhttp.DefaultPooledTransport(), cfg.TLSConfig)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HttpClient = failover.Wrap(hc, s.serverURLs(Consul))
 	}
 	c, err := consulapi.NewClient(cfg)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -24,6 +26,9 @@ const tlsDir = "tls"
 // nodes are the hosts of the stack. The single-node stack runs every agent
 // on one; a cluster lists several, each issued its own certificates.
 func (s *Stack) nodes() []Node {
+	if s.state.Cluster != nil {
+		return s.state.Cluster.Nodes
+	}
 	return []Node{{Name: "hstack-dev", Address: "127.0.0.1", Server: true, Client: true}}
 }
 
@@ -57,6 +62,9 @@ func (s *Stack) cliCert() CertPair { return s.certPair("cli") }
 // makePKI makes a fresh CA, every node's agent certificates, the CLI's
 // certificate, and the Consul and Nomad gossip keys.
 func (s *Stack) makePKI() error {
+	if s.state.Cluster != nil {
+		return s.makeClusterPKI()
+	}
 	p, err := newPKI(s.path(tlsDir))
 	if err != nil {
 		return err
@@ -77,6 +85,45 @@ func (s *Stack) makePKI() error {
 		*k = base64.StdEncoding.EncodeToString(key)
 	}
 	return nil
+}
+
+// makeClusterPKI lays a cluster's secrets out as the provisioning scripts
+// take them (WriteClusterSecrets, as for Vagrant), in tls/ of a fresh
+// directory: the CA, the CLI's certificate, and per node its agents'
+// certificates and the gossip keys. The CA key is removed again: as on
+// the single node, nothing issues certificates after `dev up`.
+func (s *Stack) makeClusterPKI() error {
+	dir := s.path(tlsDir)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	res, err := WriteClusterSecrets(dir, s.state.Cluster.Nodes)
+	if err != nil {
+		return err
+	}
+	// dev.env points at the cluster instead, with its tokens.
+	for _, f := range []string{filepath.Join(dir, "ca-key.pem"), res.EnvFile} {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	for f, k := range map[string]*string{"gossip.key": &s.state.GossipKey, "nomad-gossip.key": &s.state.NomadGossipKey} {
+		b, err := os.ReadFile(filepath.Join(dir, f)) // #nosec G304 -- the key WriteClusterSecrets just wrote in the stack's directory
+		if err != nil {
+			return err
+		}
+		*k = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
+// clusterSecrets is the directory of a secure cluster's node secrets
+// ("" for a plain cluster), as ClusterRenders takes it.
+func (s *Stack) clusterSecrets() string {
+	if !s.state.Secure {
+		return ""
+	}
+	return s.path(tlsDir)
 }
 
 // httpClient is for the one call outside the products' API libraries:
@@ -141,6 +188,9 @@ func (s *Stack) bootstrapOptions(vc *vaultapi.Client) bootstrap.Options {
 		jwks.CAPEM = string(ca)
 	}
 	o.NomadJWKS = jwks
+	if s.state.Cluster != nil {
+		o.ConsulAgents = s.clusterConsulAgents()
+	}
 	return o
 }
 
@@ -218,6 +268,9 @@ func (s *Stack) secureNomad(ctx context.Context) error {
 	s.clientsMu.Lock()
 	if s.nomad != nil {
 		s.nomad.SetSecretID(s.state.NomadToken)
+	}
+	for _, c := range s.nodeClients.nomad {
+		c.SetSecretID(s.state.NomadToken)
 	}
 	s.clientsMu.Unlock()
 	s.logf("acl: Nomad ACLs bootstrapped (%d objects); dev.env holds the operator token", len(res.Changes))

@@ -284,7 +284,7 @@ func checkRendered(t *testing.T, root, role, mode, join string) {
 			t.Errorf("nomad.service does not ask IMDS for the zone before starting")
 		}
 		if mode == "prod" {
-			for _, want := range []string{"acl {\n  enabled = true", "verify_server_hostname = true", "verify_https_client    = true"} {
+			for _, want := range []string{"acl {\n  enabled = true", "verify_server_hostname = true", "verify_https_client    = false"} {
 				if !strings.Contains(nomad, want) {
 					t.Errorf("nomad.hcl lacks %q", want)
 				}

@@ -464,6 +464,10 @@ plugin "raw_exec" {
 HCL
     fi
     if [ "$mode" = prod ]; then
+      # RPC is mutual TLS. HTTPS asks for no client certificate: Vault and
+      # Consul fetch the workload identity JWKS from it and cannot present
+      # one (their JWT auth methods take a CA, not a client certificate);
+      # ACLs guard the API, as on the single-node dev stack.
       cat <<HCL
 acl {
   enabled = true
@@ -475,7 +479,7 @@ tls {
   cert_file              = "$P/etc/nomad.d/tls/nomad.pem"
   key_file               = "$P/etc/nomad.d/tls/nomad-key.pem"
   verify_server_hostname = true
-  verify_https_client    = true
+  verify_https_client    = false
 }
 HCL
     fi
