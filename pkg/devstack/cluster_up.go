@@ -1098,7 +1098,7 @@ func (s *Stack) vaultLBConfig() string { return clusterLBConfig(s.state.Cluster,
 
 func clusterLBConfig(c *ClusterSpec, vaultCheck string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `# Rendered by hstack dev up --cluster: the Vault nodes behind one address.
+	fmt.Fprintf(&b, `# Rendered by hstack dev up --cluster: the Vault nodes, and the clients' ingress, each behind one address.
 global
   maxconn 2000
 defaults
