@@ -270,6 +270,11 @@ func (s *Stack) renderCluster() error {
 	}
 	for _, r := range ClusterRenders(s.path("nodes"), s.state.Cluster.Nodes, s.clusterSecrets()) {
 		r.Extra = extra[r.Role]
+		if r.Role == "vault" {
+			// As Consul's raft_multiplier above: Vault's storage stanza is
+			// the script's to render, so the timing is its option.
+			r.VaultRaftMultiplier = 1
+		}
 		// #nosec G204 -- the role scripts embedded in hstack itself, with arguments hstack renders.
 		cmd := exec.Command("bash", append([]string{filepath.Join(scripts, r.Role+".sh")}, r.Args("")...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -131,6 +131,9 @@ type Node struct {
 	BootstrapExpect                int
 	// VaultPort and VaultClusterPort replace 8200 and 8201.
 	VaultPort, VaultClusterPort int
+	// VaultRaftMultiplier is Vault's Raft performance_multiplier (1-10);
+	// 0 keeps Vault's production default.
+	VaultRaftMultiplier int
 	// Extra maps a product to files copied into its config dir, e.g. a
 	// ports override.
 	Extra map[string][]string
@@ -180,6 +183,9 @@ func (n Node) Args(source string) []string {
 	}
 	if n.VaultClusterPort > 0 {
 		add("--vault-cluster-port", fmt.Sprint(n.VaultClusterPort))
+	}
+	if n.VaultRaftMultiplier > 0 {
+		add("--raft-performance-multiplier", fmt.Sprint(n.VaultRaftMultiplier))
 	}
 	if n.RawExec {
 		a = append(a, "--raw-exec")

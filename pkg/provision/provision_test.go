@@ -37,6 +37,9 @@ func TestNodeArgs(t *testing.T) {
 	if !strings.Contains(got, "--source /mirror --phase all --mode prod") {
 		t.Errorf("secure node with a source: %s", got)
 	}
+	if got := strings.Join(Node{Role: "vault", Root: "/r", VaultRaftMultiplier: 1}.Args(""), " "); !strings.HasSuffix(got, " --raft-performance-multiplier 1") {
+		t.Errorf("vault node with fast Raft: %s", got)
+	}
 }
 
 // env holds what every script test needs: the real binaries, published
@@ -205,6 +208,10 @@ func TestRolesInstallAndRenderValidConfigs(t *testing.T) {
 				// Off the standard ports; in AWS mode on loopback too, so
 				// Vault's own config loading can bind its listener.
 				args = append(args, "--vault-port", freePort(t), "--vault-cluster-port", freePort(t))
+				if c.mode == "dev" {
+					// The loopback cluster's fast elections.
+					args = append(args, "--raft-performance-multiplier", "1")
+				}
 				if c.join == "aws" {
 					kms = newFakeKMS(t)
 					args = append(args, "--bind", "127.0.0.1", "--kms-key-id", kms.keyID)
@@ -315,6 +322,10 @@ func checkRendered(t *testing.T, root, role, mode, join string) {
 		if !strings.Contains(vault, `storage "raft"`) {
 			t.Errorf("vault.hcl: no raft storage")
 		}
+		// Only where asked for (dev here): production keeps Vault's timing.
+		if got, want := strings.Contains(vault, "\n  performance_multiplier = 1\n"), mode == "dev"; got != want {
+			t.Errorf("vault.hcl: performance_multiplier = 1 is %v, want %v:\n%s", got, want, vault)
+		}
 		if join == "aws" && !strings.Contains(vault, `seal "awskms"`) {
 			t.Errorf("vault.hcl: no awskms seal in AWS")
 		}
@@ -374,6 +385,17 @@ func imdsZone(t *testing.T, root string) {
 	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:"+freePort(t))
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("%s succeeded with no IMDS:\n%s", script, out)
+	}
+}
+
+// Vault's Raft timing is a number in Vault's range, or the flag is named.
+func TestRaftPerformanceMultiplierChecked(t *testing.T) {
+	for _, v := range []string{"0", "11", "fast"} {
+		code, out := run(t, "vault", "--phase", "configure", "--root", t.TempDir(), "--mode", "dev", "--join", "static",
+			"--servers", "127.0.0.11", "--raft-performance-multiplier", v)
+		if code == 0 || !strings.Contains(out, "--raft-performance-multiplier must be 1 to 10, not '"+v+"'") {
+			t.Errorf("%s: exit %d:\n%s", v, code, out)
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ usage: $(basename "$0") [options]
   --seal awskms|shamir    Vault seal (default awskms with --join aws, shamir otherwise)
   --kms-key-id ID --aws-region R   for the awskms seal
   --vault-port N --vault-cluster-port N   Vault's API and cluster ports (default 8200, 8201)
+  --raft-performance-multiplier N   Vault's Raft timing, 1 (fastest) to 10 (default: Vault's own, 5)
   --gpg-key FILE          public key that signed the SHA256SUMS (HashiCorp's)
   --raw-exec              enable Nomad's raw_exec driver (local clusters without Docker)
   --colocated             vault.sh on a server.sh node: keep the Consul server config server.sh rendered
@@ -53,7 +54,7 @@ parse_args() {
   servers="" vault_peers="" bind='{{ GetPrivateIP }}' advertise="" client_addr=127.0.0.1 node_name="" datacenter=dc1 region=global zone=""
   bootstrap_expect=3 tls_dir="" gossip_key_file="" nomad_gossip_key_file="" seal="" kms_key_id="" aws_region=""
   gpg_key="" raw_exec=false min_dyn="" max_dyn="" skip_packages=0 enable=0 colocated=0 drain_deadline=""
-  vault_port=8200 vault_cluster_port=8201
+  vault_port=8200 vault_cluster_port=8201 raft_perf=""
   extra_configs=()
   while [ $# -gt 0 ]; do
     case $1 in
@@ -83,6 +84,7 @@ parse_args() {
       --gpg-key) gpg_key=${2:?}; shift ;;
       --vault-port) vault_port=${2:?}; shift ;;
       --vault-cluster-port) vault_cluster_port=${2:?}; shift ;;
+      --raft-performance-multiplier) raft_perf=${2:?}; shift ;;
       --raw-exec) raw_exec=true ;;
       --colocated) colocated=1 ;;
       --min-dynamic-port) min_dyn=${2:?}; shift ;;
@@ -107,6 +109,7 @@ parse_args() {
   [ "$role" != client ] || [ "$phase" = install ] || [ -n "$zone" ] || [ "$join" = aws ] ||
     die "--zone is needed with --join static (the node meta zone spread_across_zones spreads on)"
   [[ $bootstrap_expect =~ ^[0-9]+$ ]] || die "--bootstrap-expect must be a number, not '$bootstrap_expect'"
+  [ -z "$raft_perf" ] || [[ $raft_perf =~ ^([1-9]|10)$ ]] || die "--raft-performance-multiplier must be 1 to 10, not '$raft_perf'"
   [ -n "$seal" ] || { if [ "$join" = aws ]; then seal=awskms; else seal=shamir; fi; }
   case $seal in awskms|shamir) ;; *) die "--seal must be awskms or shamir, not '$seal'" ;; esac
   [ "$phase" = configure ] || [ -n "$source_" ] || die "--source is required to install binaries"
@@ -591,6 +594,9 @@ storage "raft" {
   path = "$P/opt/vault/data"
 HCL
     [ -n "$node_name" ] && echo "  node_id = \"$node_name\""
+    # Unset in production: Vault's default (5) suits nodes on a network; a
+    # cluster on one host elects at 1 in about a fifth of the time.
+    [ -n "$raft_perf" ] && echo "  performance_multiplier = $raft_perf"
     if [ "$join" = aws ]; then
       cat <<HCL
   retry_join {
