@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -383,6 +384,140 @@ func TestClusterSurvivesFailures(t *testing.T) {
 			t.Errorf("%d of %d requests failed during the drain", failed, sent)
 		}
 	})
+	t.Run("client stopped as a terminating instance is", func(t *testing.T) {
+		// After the drain above the drained node is ineligible: every
+		// client takes work again.
+		nodes, _, err := nomad.Nodes().List(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			if _, err := nomad.Nodes().ToggleEligibility(n.ID, true, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stopped := nodeRunning(t, nomad)
+		agent := stopped.Name + "/" + devstack.Nomad
+		// What scripts/provision renders for a production client (lib.sh:
+		// --drain-deadline, shorter here), added to this client's config;
+		// the agent is restarted on it (its tasks keep running across).
+		dir, err := s.ConfigDir(agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drainCfg := filepath.Join(dir, "hstack-test-drain.hcl")
+		if err := os.WriteFile(drainCfg, []byte("leave_on_interrupt = true\nclient {\n  drain_on_shutdown {\n    deadline           = \"1m\"\n    ignore_system_jobs = false\n  }\n}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.KillAgent(agent); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RestartAgent(ctx, agent); err != nil {
+			t.Fatal(err)
+		}
+		waitServing(t, consul, "v4", 2)
+		waitIngresses(t, s, consul, ingress)
+		before := allocsOn(t, nomad, stopped.ID)
+
+		load := startLoad(t, front, 50)
+		at := time.Now()
+		// systemctl stop nomad, as termination-watch.sh runs it: SIGINT,
+		// and the unit's TimeoutStopSec (deadline + a minute) before SIGKILL.
+		if err := s.StopAgent(agent, 2*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		exited := time.Since(at)
+		devstacktest.Eventually(t, 3*time.Minute, "pingapp on the other client", func() error {
+			return servingOn(consul, "v4", 2, otherClient(s, stopped.Name))
+		})
+		moved := time.Since(at)
+		time.Sleep(3 * time.Second)
+		sent, failed := load.stop()
+		t.Logf("failed requests: %s", load.why())
+		// Drained, not lost: the drainer marked each of its allocations to
+		// migrate before the agent exited.
+		for _, id := range before {
+			a, _, err := nomad.Allocations().Info(id, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Job.Type != nil && *a.Job.Type == "system" {
+				continue
+			}
+			if a.DesiredStatus != nomadapi.AllocDesiredStatusStop || a.DesiredTransition.Migrate == nil || !*a.DesiredTransition.Migrate {
+				t.Errorf("allocation %s of %s on %s: desired %s, migrate %v: want it drained (stop, migrate)", id[:8], a.JobID, stopped.Name, a.DesiredStatus, a.DesiredTransition.Migrate)
+			}
+		}
+		t.Logf("MEASURED client stopped gracefully (%s, drain_on_shutdown): agent exited %v after SIGINT; 2 instances passing on the other client %v after it; %d of %d requests at 50/s through the ingress failed",
+			stopped.Name, exited.Round(time.Millisecond), moved.Round(time.Millisecond), failed, sent)
+		if failed > 0 {
+			t.Errorf("%d of %d requests failed while the client drained", failed, sent)
+		}
+		if err := os.Remove(drainCfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RestartAgent(ctx, agent); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// nodeRunning is the client node running the most pingapp allocations.
+func nodeRunning(t *testing.T, nomad *nomadapi.Client) *nomadapi.Node {
+	t.Helper()
+	allocs, _, err := nomad.Jobs().Allocations("pingapp", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, a := range allocs {
+		if a.ClientStatus == nomadapi.AllocClientStatusRunning {
+			count[a.NodeID]++
+		}
+	}
+	var id string
+	for n, c := range count {
+		if id == "" || c > count[id] {
+			id = n
+		}
+	}
+	if id == "" {
+		t.Fatal("no pingapp allocation running")
+	}
+	node, _, err := nomad.Nodes().Info(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
+// allocsOn are the IDs of the allocations running on node.
+func allocsOn(t *testing.T, nomad *nomadapi.Client, node string) []string {
+	t.Helper()
+	allocs, _, err := nomad.Nodes().Allocations(node, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range allocs {
+		if a.ClientStatus == nomadapi.AllocClientStatusRunning {
+			ids = append(ids, a.ID)
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatalf("nothing running on node %s", node)
+	}
+	return ids
+}
+
+// otherClient is the name of a client node other than name (two clients).
+func otherClient(s *devstack.Stack, name string) string {
+	for _, n := range s.Nodes() {
+		if n.Client && n.Name != name {
+			return n.Name
+		}
+	}
+	return ""
 }
 
 type gateFunc func(context.Context, *nomadapi.Deployment) (rollout.Verdict, string, error)

@@ -776,6 +776,27 @@ func (s *Stack) KillAgent(name string) (int, error) {
 	return pid, nil
 }
 
+// StopAgent stops an agent as systemd stops the production units (SIGINT,
+// then SIGKILL after grace, the unit's TimeoutStopSec) and waits until it
+// is gone. Unlike `dev down` it leaves a client's tasks to the agent.
+func (s *Stack) StopAgent(name string, grace time.Duration) error {
+	p, ok := s.clusterProc(name)
+	if !ok {
+		return fmt.Errorf("no agent %s in the cluster", name)
+	}
+	return stopProcessWith(s.state.PIDs[p.name()], s.procConfigDir(p), grace, syscall.SIGINT)
+}
+
+// ConfigDir is where an agent's configuration lives (a file added there
+// is read on its next start, as Nomad and Consul read every file of it).
+func (s *Stack) ConfigDir(name string) (string, error) {
+	p, ok := s.clusterProc(name)
+	if !ok {
+		return "", fmt.Errorf("no agent %s in the cluster", name)
+	}
+	return s.procConfigDir(p), nil
+}
+
 // Nodes are the stack's nodes: a cluster's, or the single node.
 func (s *Stack) Nodes() []Node {
 	if s.state.Cluster != nil {
