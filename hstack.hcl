@@ -273,8 +273,11 @@ environment "dev" {
 }
 
 environment "prod" {
+  # The agents' datacenter, as scripts/provision renders it on the images
+  # (--datacenter, dc1 unless given); the availability zones are the
+  # clients' node meta (zone), which spread_across_zones spreads over.
   stack "shop" {
-    datacenters = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    datacenters = ["dc1"]
   }
 
   # Aurora PostgreSQL, whose endpoints Terraform knows; null removes the

@@ -4,7 +4,7 @@
 job "pingapp" {
   region      = "global"
   namespace   = "default"
-  datacenters = ["us-east-1a", "us-east-1b", "us-east-1c"]
+  datacenters = ["dc1"]
   type        = "service"
 
   meta {

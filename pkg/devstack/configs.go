@@ -262,18 +262,18 @@ func (s *Stack) nomadClientConfig() *hclwrite.File {
 	// The node meta scripts/provision/client.sh gives every client: where
 	// the ingress listens and whose Consul DNS it asks (pkg/render's
 	// MetaIngressAddress, MetaConsulDNSAddr; render imports devstack in
-	// its tests, so the names are repeated here).
+	// its tests, so the names are repeated here), and a zone: one node,
+	// one zone, so a job's spread_across_zones (a spread on meta.zone)
+	// resolves here too.
 	client.SetAttributeValue("meta", cty.ObjectVal(map[string]cty.Value{
 		"ingress_address": cty.StringVal("127.0.0.1"),
 		"consul_dns_addr": cty.StringVal(loopback(p.ConsulDNS)),
+		"zone":            cty.StringVal(ClusterZones[0]),
 	}))
 	client.SetAttributeValue("options", cty.ObjectVal(map[string]cty.Value{
 		"fingerprint.denylist": cty.StringVal(fingerprintDenylist),
 		"driver.allowlist":     cty.StringVal("raw_exec,docker"),
 	}))
-	// One node, one zone: like every cluster client it carries one, so a
-	// job's spread_across_zones (a spread on meta.zone) resolves here too.
-	client.SetAttributeValue("meta", cty.ObjectVal(map[string]cty.Value{"zone": cty.StringVal(ClusterZones[0])}))
 
 	rawExec := b.AppendNewBlock("plugin", []string{"raw_exec"}).Body()
 	rawExec.AppendNewBlock("config", nil).Body().SetAttributeValue("enabled", cty.True)
