@@ -19,6 +19,7 @@ type fakeSecrets struct {
 	imds    *fakeAWS
 	mu      sync.Mutex
 	values  map[string]string // secret name -> SecretString
+	late    map[string]string // uploaded only after the first ask
 	asked   []string
 	badCall []string // requests that were not a well-formed, signed GetSecretValue
 	auth    []string
@@ -43,6 +44,9 @@ func (f *fakeSecrets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.auth = append(f.auth, r.Header.Get("Authorization"))
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	v, ok := f.values[in.SecretId]
+	if late, was := f.late[in.SecretId]; !ok && was {
+		f.values[in.SecretId] = late
+	}
 	if !ok {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`))
@@ -62,6 +66,7 @@ type bootCase struct {
 	srv                           *httptest.Server
 	tls                           string
 	gossip, nomadGossip           string
+	wait                          string // HSTACK_BOOT_WAIT_SECONDS
 }
 
 func newBootCase(t *testing.T, e *env, role string) *bootCase {
@@ -69,7 +74,7 @@ func newBootCase(t *testing.T, e *env, role string) *bootCase {
 	if _, err := exec.LookPath("jq"); err != nil {
 		t.Skip("jq is not installed (Debian package jq; the images install it)")
 	}
-	b := &bootCase{root: t.TempDir()}
+	b := &bootCase{root: t.TempDir(), wait: "0"}
 	// As on a host: /run exists (a tmpfs), where boot.sh stages the secrets.
 	if err := os.MkdirAll(filepath.Join(b.root, "run"), 0o755); err != nil { // #nosec G301 -- as on a host
 		t.Fatal(err)
@@ -130,7 +135,8 @@ func (b *bootCase) boot(t *testing.T) (string, error) {
 	}
 	cmd := exec.Command(filepath.Join(b.root, "opt", "hstack", "provision", "boot.sh"), "--root", b.root)
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "HSTACK_IMDS_URL="+b.srv.URL,
-		"HSTACK_SECRETSMANAGER_ENDPOINT="+b.srv.URL+"/secretsmanager/", "HSTACK_CLUSTER_JSON="+b.cluster)
+		"HSTACK_SECRETSMANAGER_ENDPOINT="+b.srv.URL+"/secretsmanager/", "HSTACK_CLUSTER_JSON="+b.cluster,
+		"HSTACK_BOOT_WAIT_SECONDS="+b.wait, "HSTACK_BOOT_RETRY_SECONDS=0.2")
 	out, err := cmd.CombinedOutput()
 	for _, s := range b.secretValues(t) {
 		if strings.Contains(string(out), s) {
@@ -274,4 +280,23 @@ func snapshot(t *testing.T, root string) string {
 		t.Fatal(err)
 	}
 	return s.String()
+}
+
+// TestBootWaitsForASecretUploadedLate: the shells and the instances come
+// from one apply, so an instance may boot before the operator uploads a
+// value; boot.sh asks again until it is there.
+func TestBootWaitsForASecretUploadedLate(t *testing.T) {
+	e := newEnv(t)
+	b := newBootCase(t, e, "client")
+	b.wait = "300"
+	b.secrets.late = map[string]string{"hstack-prod/boot/client-nomad": b.secrets.values["hstack-prod/boot/client-nomad"]}
+	delete(b.secrets.values, "hstack-prod/boot/client-nomad")
+	out, err := b.boot(t)
+	if err != nil {
+		t.Fatalf("boot.sh: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "secret hstack-prod/boot/client-nomad (nomad_tls): Secrets Manager answered HTTP 400 ResourceNotFoundException") || !strings.Contains(out, "retrying") {
+		t.Errorf("boot.sh did not say what it waited for:\n%s", out)
+	}
+	sameFile(t, filepath.Join(b.root, "etc", "nomad.d", "tls", "nomad.pem"), filepath.Join(b.tls, "nomad.pem"))
 }

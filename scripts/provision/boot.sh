@@ -13,6 +13,8 @@
 # without TLS or gossip encryption (their units also refuse to start
 # without the key files: ConditionPathExists).
 #
+# A secret not uploaded yet is waited for (HSTACK_BOOT_WAIT_SECONDS,
+# default 1800, asking every HSTACK_BOOT_RETRY_SECONDS, default 30).
 # Options (tests): --root DIR is passed on to the role script (no systemctl
 # unless it is /). Environment: HSTACK_CLUSTER_JSON, HSTACK_IMDS_URL,
 # HSTACK_SECRETSMANAGER_ENDPOINT.
@@ -75,11 +77,19 @@ fetch() {
     --data-binary "$(jq -cn --arg id "$name" '{SecretId: $id}')" "$endpoint") || code=000
   if [ "$code" != 200 ]; then
     # AWS's error body holds its type and message, never a secret.
-    die "secret $name ($kind): Secrets Manager answered HTTP $code $(jq -r '(.__type // "") + " " + (.message // .Message // "")' "$stage/response" 2>/dev/null || true)"
+    log "secret $name ($kind): Secrets Manager answered HTTP $code $(jq -r '(.__type // "") + " " + (.message // .Message // "")' "$stage/response" 2>/dev/null || true)"
+    return 1
   fi
-  jq -ej '.SecretString // empty' "$stage/response" >"$stage/$kind" 2>/dev/null ||
-    die "secret $name ($kind) has no value (SecretString): upload it with aws secretsmanager put-secret-value (docs/runbooks.md)"
+  if ! jq -ej '.SecretString // empty' "$stage/response" >"$stage/$kind" 2>/dev/null; then
+    log "secret $name ($kind) has no value (SecretString): upload it with aws secretsmanager put-secret-value (docs/runbooks.md)"
+    return 1
+  fi
   rm -f "$stage/response"
+}
+
+fetch_all() {
+  local k
+  for k in $kinds; do fetch "$k" || return 1; done
 }
 
 # split_pem KIND PRODUCT: a *_tls secret (certificate chain and private key,
@@ -95,7 +105,16 @@ split_pem() {
   [ -s "$stage/tls/$p-key.pem" ] || die "secret ${names[$kind]} ($kind) holds no PEM private key"
 }
 
-for k in $kinds; do fetch "$k"; done
+# The secrets' shells and the instances come from the same apply, so the
+# first instances may boot before the operator has uploaded the values:
+# wait for them (HSTACK_BOOT_WAIT_SECONDS, default 30 min), then give up.
+wait_s=${HSTACK_BOOT_WAIT_SECONDS:-1800}
+deadline=$((SECONDS + wait_s))
+until fetch_all; do
+  [ "$SECONDS" -lt "$deadline" ] || die "gave up after ${wait_s}s waiting for the secret named above"
+  log "retrying in ${HSTACK_BOOT_RETRY_SECONDS:-30}s"
+  sleep "${HSTACK_BOOT_RETRY_SECONDS:-30}"
+done
 grep -q -- '-----BEGIN CERTIFICATE-----' "$stage/ca" || die "secret ${names[ca]} (ca) holds no PEM certificate"
 mv "$stage/ca" "$stage/tls/ca.pem"
 args=(--root "$root" --phase configure --mode prod --join aws --tls-dir "$stage/tls" --gossip-key-file "$stage/consul_gossip" --enable)
