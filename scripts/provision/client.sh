@@ -10,7 +10,7 @@ parse_args "$@"
 if [ "$phase" != configure ]; then
   # Debian's containernetworking-plugins puts the CNI plugins in /usr/lib/cni,
   # where the rendered client config looks for them.
-  packages unzip curl ca-certificates gnupg auditd unattended-upgrades docker.io containernetworking-plugins
+  packages unzip curl ca-certificates gnupg auditd unattended-upgrades jq docker.io containernetworking-plugins
   install_binaries consul nomad
   users consul
   copy_self

@@ -766,8 +766,8 @@ packages() {
 # user data can run `--phase configure` with the instance's secrets.
 copy_self() {
   install -d "$root/opt/hstack/provision"
-  install -m 0644 "$here/lib.sh" "$versions" "$root/opt/hstack/provision/"
-  install -m 0755 "$here/server.sh" "$here/client.sh" "$here/vault.sh" "$here/termination-watch.sh" "$root/opt/hstack/provision/"
+  install -m 0644 "$here/lib.sh" "$here/aws.sh" "$versions" "$root/opt/hstack/provision/"
+  install -m 0755 "$here/server.sh" "$here/client.sh" "$here/vault.sh" "$here/termination-watch.sh" "$here/boot.sh" "$root/opt/hstack/provision/"
 }
 
 enable_units() {

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 parse_args "$@"
 
 if [ "$phase" != configure ]; then
-  packages unzip curl ca-certificates gnupg auditd unattended-upgrades
+  packages unzip curl ca-certificates gnupg auditd unattended-upgrades jq
   install_binaries consul nomad
   users consul nomad
   copy_self

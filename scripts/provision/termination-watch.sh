@@ -19,7 +19,8 @@
 # curl on standard input, never on a command line or in the log.
 set -euo pipefail
 
-imds=${HSTACK_IMDS_URL:-http://169.254.169.254}
+# shellcheck source=aws.sh
+source "$(dirname "${BASH_SOURCE[0]}")/aws.sh"
 cluster_json=${HSTACK_CLUSTER_JSON:-/etc/hstack/cluster.json}
 poll=${HSTACK_POLL_SECONDS:-5}
 
@@ -31,35 +32,16 @@ setting() {
   sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$cluster_json"
 }
 
-token() {
-  curl -sf --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$imds/latest/api/token"
-}
-
-# meta PATH prints an instance metadata item.
-meta() {
-  curl -sf --max-time 5 -H "X-aws-ec2-metadata-token: $(token)" "$imds/latest/meta-data/$1"
-}
-
-# json_field NAME reads a string field of the JSON on standard input.
-json_field() {
-  tr -d '\n' | sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p"
-}
-
 complete_action() {
-  local asg=$1 hook=$2 instance region role creds endpoint
+  local asg=$1 hook=$2 instance region endpoint
   instance=$(meta instance-id)
   region=$(meta placement/region)
-  role=$(meta iam/security-credentials/ | head -n1)
-  creds=$(meta "iam/security-credentials/$role")
   endpoint=${HSTACK_AUTOSCALING_ENDPOINT:-https://autoscaling.$region.amazonaws.com/}
-  # curl reads the credentials from its config on stdin.
-  printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' \
-    "$(json_field AccessKeyId <<<"$creds")" "$(json_field SecretAccessKey <<<"$creds")" "$(json_field Token <<<"$creds")" |
-    curl -sf --max-time 30 --config - --aws-sigv4 "aws:amz:$region:autoscaling" \
-      --data-urlencode "Action=CompleteLifecycleAction" --data-urlencode "Version=2011-01-01" \
-      --data-urlencode "AutoScalingGroupName=$asg" --data-urlencode "LifecycleHookName=$hook" \
-      --data-urlencode "LifecycleActionResult=CONTINUE" --data-urlencode "InstanceId=$instance" \
-      "$endpoint" >/dev/null
+  aws_curl autoscaling "$region" -f \
+    --data-urlencode "Action=CompleteLifecycleAction" --data-urlencode "Version=2011-01-01" \
+    --data-urlencode "AutoScalingGroupName=$asg" --data-urlencode "LifecycleHookName=$hook" \
+    --data-urlencode "LifecycleActionResult=CONTINUE" --data-urlencode "InstanceId=$instance" \
+    "$endpoint" >/dev/null
 }
 
 main() {

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 parse_args "$@"
 
 if [ "$phase" != configure ]; then
-  packages unzip curl ca-certificates gnupg auditd unattended-upgrades logrotate
+  packages unzip curl ca-certificates gnupg auditd unattended-upgrades jq logrotate
   install_binaries consul vault
   users consul vault
   copy_self

@@ -33,6 +33,7 @@ module "fleet" {
   max_size                        = var.max_size
   desired_capacity                = var.desired_capacity
   instance_profile_name           = var.instance_profile_name
+  boot_secrets                    = var.boot_secrets
   ebs_kms_key_arn                 = var.ebs_kms_key_arn
   target_group_arns               = var.target_group_arns
   health_check_type               = length(var.target_group_arns) > 0 ? "ELB" : "EC2"

@@ -133,3 +133,9 @@ variable "drain_deadline_seconds" {
     error_message = "drain_deadline_seconds must be 30 to 3600."
   }
 }
+
+variable "boot_secrets" {
+  type        = map(string)
+  description = "Secrets Manager secret names this fleet's instances read at boot (module iam's boot_material_names for the role); see the fleet module."
+  default     = {}
+}

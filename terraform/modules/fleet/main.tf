@@ -15,9 +15,15 @@ locals {
     # What the termination watch (scripts/provision/termination-watch.sh)
     # needs to complete the hook once the node is drained.
     var.termination_hook_timeout > 0 ? { asg_name = var.name, lifecycle_hook = local.termination_hook } : {},
+    # What boot.sh (scripts/provision) fetches from Secrets Manager before it
+    # configures and starts the agents: secret names only, never values.
+    { aws_region = data.aws_region.current.region },
+    { for k, v in var.boot_secrets : "secret_${k}" => v },
     var.instance_config,
   )
 }
+
+data "aws_region" "current" {}
 
 resource "aws_security_group" "this" {
   name        = var.name

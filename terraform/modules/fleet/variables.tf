@@ -190,3 +190,9 @@ variable "internal_lb_allowed_cidr_blocks" {
     error_message = "internal_lb_allowed_cidr_blocks must not contain 0.0.0.0/0: the cluster APIs are not public."
   }
 }
+
+variable "boot_secrets" {
+  type        = map(string)
+  description = "Secrets Manager secret names the instances read at boot, by kind (ca, consul_gossip, nomad_gossip, consul_tls, nomad_tls, vault_tls; module iam's boot_material_names[role]); written into cluster.json as secret_<kind>. Names only: the values never pass through Terraform."
+  default     = {}
+}

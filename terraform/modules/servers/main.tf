@@ -45,6 +45,7 @@ module "fleet" {
   desired_capacity       = var.server_count
   min_healthy_percentage = 66 # one server of three (or five) at a time
   instance_profile_name  = var.instance_profile_name
+  boot_secrets           = var.boot_secrets
   ebs_kms_key_arn        = var.ebs_kms_key_arn
   instance_config = {
     bootstrap_expect = var.server_count

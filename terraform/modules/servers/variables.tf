@@ -72,3 +72,9 @@ variable "vault_security_group_id" {
   type        = string
   description = "Security group of Vault (module vault): its Consul agent joins the servers' gossip pool."
 }
+
+variable "boot_secrets" {
+  type        = map(string)
+  description = "Secrets Manager secret names this fleet's instances read at boot (module iam's boot_material_names for the role); see the fleet module."
+  default     = {}
+}

@@ -40,6 +40,7 @@ module "fleet" {
   desired_capacity       = var.node_count
   min_healthy_percentage = 66
   instance_profile_name  = var.instance_profile_name
+  boot_secrets           = var.boot_secrets
   ebs_kms_key_arn        = var.ebs_kms_key_arn
   instance_config = {
     raft_retry_join = "provider=aws tag_key=hstack-vault tag_value=${var.name}"

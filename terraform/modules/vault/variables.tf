@@ -83,3 +83,9 @@ variable "kms_deletion_window_days" {
     error_message = "kms_deletion_window_days must be between 7 and 30."
   }
 }
+
+variable "boot_secrets" {
+  type        = map(string)
+  description = "Secrets Manager secret names this fleet's instances read at boot (module iam's boot_material_names for the role); see the fleet module."
+  default     = {}
+}

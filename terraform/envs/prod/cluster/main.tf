@@ -60,6 +60,7 @@ module "servers" {
   server_count             = 3
   instance_type            = "t3.large"
   instance_profile_name    = module.iam.server_instance_profile_name
+  boot_secrets             = module.iam.boot_material_names["server"]
   client_security_group_id = module.clients.security_group_id
   vault_security_group_id  = module.vault.security_group_id
 }
@@ -75,6 +76,7 @@ module "vault" {
   node_count               = 3
   instance_type            = "t3.medium"
   instance_profile_name    = module.iam.vault_instance_profile_name
+  boot_secrets             = module.iam.boot_material_names["vault"]
   server_security_group_id = module.servers.security_group_id
   client_security_group_id = module.clients.security_group_id
 }
@@ -93,6 +95,7 @@ module "clients" {
   max_size                        = 20
   desired_capacity                = 3
   instance_profile_name           = module.iam.client_instance_profile_name
+  boot_secrets                    = module.iam.boot_material_names["client"]
   role_name                       = module.iam.client_role_name
   server_security_group_id        = module.servers.security_group_id
   alb_security_group_id           = module.alb.security_group_id

@@ -180,3 +180,23 @@ run "rejects_a_too_short_hook" {
   }
   expect_failures = [var.termination_hook_timeout]
 }
+
+# The user data writes cluster.json with the boot secrets' names (never
+# values) and the region, then runs boot.sh, which fetches them and starts
+# the agents.
+run "user_data_names_the_boot_secrets_and_runs_boot" {
+  command = apply
+
+  variables {
+    boot_secrets = { ca = "hstack-test/boot/ca", consul_gossip = "hstack-test/boot/consul-gossip", consul_tls = "hstack-test/boot/server-consul" }
+  }
+
+  assert {
+    condition     = output.instance_config.secret_ca == "hstack-test/boot/ca" && output.instance_config.secret_consul_tls == "hstack-test/boot/server-consul" && output.instance_config.aws_region == "eu-west-1"
+    error_message = "cluster.json names each boot secret as secret_<kind>, and the region."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.this.user_data), "\"secret_consul_gossip\":\"hstack-test/boot/consul-gossip\"") && endswith(trimspace(base64decode(aws_launch_template.this.user_data)), "exec /opt/hstack/provision/boot.sh")
+    error_message = "The user data writes the secret names into cluster.json and then runs boot.sh."
+  }
+}
