@@ -17,3 +17,8 @@ output "asg_name" {
   description = "Autoscaling group of the Vault servers."
   value       = module.fleet.asg_name
 }
+
+output "ami_id" {
+  description = "AMI the Vault nodes boot (the vault role's image)."
+  value       = module.fleet.ami_id
+}

@@ -72,7 +72,7 @@ module "vault" {
   vpc_id                   = var.vpc_id
   vpc_cidr_block           = var.vpc_cidr_block
   subnet_ids               = var.app_subnet_ids
-  ami_id                   = var.server_ami_id
+  ami_id                   = var.vault_ami_id
   node_count               = 3
   instance_type            = "t3.small"
   instance_profile_name    = module.iam.vault_instance_profile_name

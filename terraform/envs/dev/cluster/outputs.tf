@@ -24,8 +24,13 @@ output "app_url" {
 }
 
 output "server_ami_id" {
-  description = "Server AMI in use (servers and Vault)."
+  description = "Server AMI in use."
   value       = module.servers.ami_id
+}
+
+output "vault_ami_id" {
+  description = "Vault AMI in use."
+  value       = module.vault.ami_id
 }
 
 output "client_ami_id" {

@@ -20,11 +20,21 @@ variable "public_subnet_ids" {
 
 variable "server_ami_id" {
   type        = string
-  description = "Server AMI (Nomad, Consul, Vault), from images.auto.tfvars.json written by `hstack image build --role server`."
+  description = "Server AMI (Nomad and Consul servers), from images.auto.tfvars.json written by `hstack image build --role server`."
 
   validation {
     condition     = can(regex("^ami-[0-9a-f]{8,17}$", var.server_ami_id))
     error_message = "server_ami_id must be an AMI id (ami-...): run `hstack image build --role server`, which writes terraform/envs/dev/images.auto.tfvars.json."
+  }
+}
+
+variable "vault_ami_id" {
+  type        = string
+  description = "Vault AMI (Vault, a Consul client), from images.auto.tfvars.json written by `hstack image build --role vault`."
+
+  validation {
+    condition     = can(regex("^ami-[0-9a-f]{8,17}$", var.vault_ami_id))
+    error_message = "vault_ami_id must be an AMI id (ami-...): run `hstack image build --role vault`, which writes terraform/envs/dev/images.auto.tfvars.json."
   }
 }
 

@@ -39,6 +39,7 @@ variables {
   public_subnet_ids = ["subnet-0000000000000000d", "subnet-0000000000000000e", "subnet-0000000000000000f"]
   server_ami_id     = "ami-00000000000005e12"
   client_ami_id     = "ami-0000000000000c11e"
+  vault_ami_id      = "ami-00000000000000a17"
 
   deliver_github_repositories = ["hstack-dev/hstack"]
 }
@@ -55,7 +56,7 @@ run "outputs_hstack_reads" {
     error_message = "The ALB's DNS name and the apps' URL are output."
   }
   assert {
-    condition     = output.server_ami_id == var.server_ami_id && output.client_ami_id == var.client_ami_id
+    condition     = output.server_ami_id == var.server_ami_id && output.client_ami_id == var.client_ami_id && output.vault_ami_id == var.vault_ami_id
     error_message = "The AMIs in use are the ones hstack image build wrote."
   }
   assert {
