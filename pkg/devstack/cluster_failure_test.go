@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/go-cleanhttp"
 	nomadapi "github.com/hashicorp/nomad/api"
 
-	"github.com/hstack-dev/hstack/pkg/clients"
 	"github.com/hstack-dev/hstack/pkg/devstack"
 	"github.com/hstack-dev/hstack/pkg/devstack/devstacktest"
 	"github.com/hstack-dev/hstack/pkg/failover"
@@ -250,26 +249,34 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		if standby.node.Name == "" {
 			t.Fatal("no standby took over")
 		}
-		// hstack db creds' Vault client: pkg/clients with every server
-		// (dev.env's HSTACK_VAULT_ADDRS), the first being the dead one
-		// when server-1 was active.
-		for _, kv := range s.Env() {
-			t.Setenv(kv[0], kv[1])
-		}
-		vc, err := clients.Vault(clients.Config{})
+		// `hstack db creds` (the real binary, dev.env's environment: every
+		// server in HSTACK_VAULT_ADDRS, the first being the dead one when
+		// server-1 was active). Its output is piped, so it prints no
+		// password.
+		root, err := devstacktest.ModuleRoot()
 		if err != nil {
 			t.Fatal(err)
 		}
-		devstacktest.Eventually(t, time.Minute, "database credentials through hstack's Vault client", func() error {
-			secret, err := vc.Logical().Read("database/creds/pingapp")
+		var creds string
+		devstacktest.Eventually(t, time.Minute, "hstack db creds pingapp against the cluster", func() error {
+			cmd := exec.Command(hstack, "db", "creds", "pingapp", "-f", filepath.Join(root, "hstack.hcl"))
+			cmd.Env = os.Environ()
+			for _, kv := range s.Env() {
+				cmd.Env = append(cmd.Env, kv[0]+"="+kv[1])
+			}
+			out, err := cmd.CombinedOutput()
 			if err != nil {
-				return err
+				return fmt.Errorf("%v: %s", err, out)
 			}
-			if secret == nil || secret.Data["username"] == nil {
-				return fmt.Errorf("no credentials in the answer (a 404 from the node asked)")
+			if !strings.Contains(string(out), "username") || !strings.Contains(string(out), "lease_id") {
+				return fmt.Errorf("no credentials in %q", out)
 			}
+			creds = string(out)
 			return nil
 		})
+		if strings.Contains(creds, "password\t") {
+			t.Errorf("hstack db creds printed a password into a pipe")
+		}
 		credsTook := time.Since(killed)
 		// New allocations log in to Vault and fetch their credentials
 		// through the Nomad clients' Vault address (the load balancer).
@@ -279,7 +286,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		waitServing(t, consul, "v3", 2)
 		sent, failed := load.stop()
 		t.Logf("failed requests: %s", load.why())
-		t.Logf("MEASURED vault active node killed (%s): %s active %v after the kill; database credentials read through hstack's client %v after the kill; v3 released with new credentials; %d requests at 50/s through the ingress, %d failed",
+		t.Logf("MEASURED vault active node killed (%s): %s active %v after the kill; credentials issued by hstack db creds %v after the kill; v3 released with new credentials; %d requests at 50/s through the ingress, %d failed",
 			active.Name, standby.node.Name, standby.after.Round(time.Millisecond), credsTook.Round(time.Millisecond), sent, failed)
 		if failed > 0 {
 			t.Errorf("%d of %d requests failed while the active Vault was lost", failed, sent)
