@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hstack-dev/hstack/pkg/testenv"
 )
 
 // fakeSecrets is Secrets Manager's GetSecretValue (the JSON protocol) in
@@ -72,7 +74,7 @@ type bootCase struct {
 func newBootCase(t *testing.T, e *env, role string) *bootCase {
 	t.Helper()
 	if _, err := exec.LookPath("jq"); err != nil {
-		t.Skip("jq is not installed (Debian package jq; the images install it)")
+		testenv.Missing(t, "jq is not installed (Debian package jq, which make deps installs; the images install it)")
 	}
 	b := &bootCase{root: t.TempDir(), wait: "0"}
 	// As on a host: /run exists (a tmpfs), where boot.sh stages the secrets.
