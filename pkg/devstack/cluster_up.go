@@ -1229,12 +1229,5 @@ func vaultLBReady(s *Stack, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h, err := c.Sys().HealthWithContext(ctx)
-	if err != nil {
-		return err
-	}
-	if !h.Initialized || h.Sealed {
-		return fmt.Errorf("vault through the load balancer: initialized=%v sealed=%v", h.Initialized, h.Sealed)
-	}
-	return nil
+	return vaultServing(ctx, c, "vault through the load balancer")
 }

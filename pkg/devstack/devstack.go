@@ -630,12 +630,18 @@ func (s *Stack) vaultReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return vaultServing(ctx, c, "vault")
+}
+
+// vaultServing is nil when the Vault c reaches is initialised and unsealed
+// (what names it in the error).
+func vaultServing(ctx context.Context, c *vaultapi.Client, what string) error {
 	h, err := c.Sys().HealthWithContext(ctx)
 	if err != nil {
 		return err
 	}
 	if !h.Initialized || h.Sealed {
-		return fmt.Errorf("vault initialized=%v sealed=%v", h.Initialized, h.Sealed)
+		return fmt.Errorf("%s: initialized=%v sealed=%v", what, h.Initialized, h.Sealed)
 	}
 	return nil
 }
