@@ -108,16 +108,16 @@ func (s *Stack) clusterProcs() []clusterProc {
 	return ps
 }
 
-func (s *Stack) clusterProc(name string) (clusterProc, bool) {
-	if s.state.Cluster == nil {
-		return clusterProc{}, false
-	}
-	for _, p := range s.clusterProcs() {
-		if p.name() == name {
-			return p, true
+// agent is the cluster agent named name ("server-2/nomad").
+func (s *Stack) agent(name string) (clusterProc, error) {
+	if s.state.Cluster != nil {
+		for _, p := range s.clusterProcs() {
+			if p.name() == name {
+				return p, nil
+			}
 		}
 	}
-	return clusterProc{}, false
+	return clusterProc{}, fmt.Errorf("no agent %s in the cluster", name)
 }
 
 // nodeRoot is the node's directory, laid out as the scripts lay out /.
@@ -762,9 +762,9 @@ func ClusterZone(nodes []Node, n Node) string {
 // KillAgent SIGKILLs one agent of the cluster ("server-2/nomad"), as a
 // crash would, and returns its pid. Failure tests use it.
 func (s *Stack) KillAgent(name string) (int, error) {
-	p, ok := s.clusterProc(name)
-	if !ok {
-		return 0, fmt.Errorf("no agent %s in the cluster", name)
+	p, err := s.agent(name)
+	if err != nil {
+		return 0, err
 	}
 	pid := s.state.PIDs[p.name()]
 	if !processAlive(pid, s.procConfigDir(p)) {
@@ -780,9 +780,9 @@ func (s *Stack) KillAgent(name string) (int, error) {
 // then SIGKILL after grace, the unit's TimeoutStopSec) and waits until it
 // is gone. Unlike `dev down` it leaves a client's tasks to the agent.
 func (s *Stack) StopAgent(name string, grace time.Duration) error {
-	p, ok := s.clusterProc(name)
-	if !ok {
-		return fmt.Errorf("no agent %s in the cluster", name)
+	p, err := s.agent(name)
+	if err != nil {
+		return err
 	}
 	return stopProcessWith(s.state.PIDs[p.name()], s.procConfigDir(p), grace, syscall.SIGINT)
 }
@@ -790,9 +790,9 @@ func (s *Stack) StopAgent(name string, grace time.Duration) error {
 // ConfigDir is where an agent's configuration lives (a file added there
 // is read on its next start, as Nomad and Consul read every file of it).
 func (s *Stack) ConfigDir(name string) (string, error) {
-	p, ok := s.clusterProc(name)
-	if !ok {
-		return "", fmt.Errorf("no agent %s in the cluster", name)
+	p, err := s.agent(name)
+	if err != nil {
+		return "", err
 	}
 	return s.procConfigDir(p), nil
 }
@@ -861,9 +861,9 @@ func (s *Stack) KillNode(node string) ([]string, error) {
 // RestartAgent starts a stopped agent again on its data (it rejoins its
 // cluster) and waits until it is healthy.
 func (s *Stack) RestartAgent(ctx context.Context, name string) error {
-	p, ok := s.clusterProc(name)
-	if !ok {
-		return fmt.Errorf("no agent %s in the cluster", name)
+	p, err := s.agent(name)
+	if err != nil {
+		return err
 	}
 	if processAlive(s.state.PIDs[name], s.procConfigDir(p)) {
 		return nil
