@@ -71,11 +71,17 @@ type bootCase struct {
 	wait                          string // HSTACK_BOOT_WAIT_SECONDS
 }
 
-func newBootCase(t *testing.T, e *env, role string) *bootCase {
+// requireJQ: boot.sh and termination-watch.sh read cluster.json with jq.
+func requireJQ(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("jq"); err != nil {
 		testenv.Missing(t, "jq is not installed (Debian package jq, which make deps installs; the images install it)")
 	}
+}
+
+func newBootCase(t *testing.T, e *env, role string) *bootCase {
+	t.Helper()
+	requireJQ(t)
 	b := &bootCase{root: t.TempDir(), wait: "0"}
 	// As on a host: /run exists (a tmpfs), where boot.sh stages the secrets.
 	if err := os.MkdirAll(filepath.Join(b.root, "run"), 0o755); err != nil { // #nosec G301 -- as on a host

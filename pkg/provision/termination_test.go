@@ -101,6 +101,7 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // completed, signed with SigV4 with the instance role's credentials, which
 // appear in no output and on no command line.
 func TestTerminationWatchDrainsThenCompletes(t *testing.T) {
+	requireJQ(t)
 	dir := t.TempDir()
 	aws := &fakeAWS{untilTerm: 3}
 	srv := httptest.NewServer(aws)
@@ -187,6 +188,7 @@ func TestTerminationWatchDrainsThenCompletes(t *testing.T) {
 // TestTerminationWatchWithoutAHook: an instance whose cluster.json names no
 // lifecycle hook (a server, an ASG without one) has nothing to watch.
 func TestTerminationWatchWithoutAHook(t *testing.T) {
+	requireJQ(t)
 	cluster := filepath.Join(t.TempDir(), "cluster.json")
 	if err := os.WriteFile(cluster, []byte(`{"role":"server","bootstrap_expect":3}`), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,11 +1,16 @@
 # shellcheck shell=bash
-# Shared by termination-watch.sh and boot.sh: instance metadata (IMDSv2
+# Shared by termination-watch.sh and boot.sh: the launch template's
+# cluster.json, instance metadata (IMDSv2
 # only, as the launch template requires) and AWS API calls signed by curl
 # (--aws-sigv4) with the instance role's credentials. The credentials go to
 # curl in a config on standard input, never on a command line (where ps
 # shows them) or in a log.
 
 imds=${HSTACK_IMDS_URL:-http://169.254.169.254}
+cluster_json=${HSTACK_CLUSTER_JSON:-/etc/hstack/cluster.json}
+
+# setting KEY prints a top-level string or number of cluster.json, or nothing.
+setting() { jq -r --arg k "$1" '.[$k] // empty | tostring' "$cluster_json"; }
 
 imds_token() {
   curl -sf --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$imds/latest/api/token"

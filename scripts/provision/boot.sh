@@ -23,8 +23,6 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=aws.sh
 source "$here/aws.sh"
-cluster_json=${HSTACK_CLUSTER_JSON:-/etc/hstack/cluster.json}
-
 log() { echo "hstack-boot: $*" >&2; }
 die() { log "$*; the agents stay disabled"; exit 1; }
 
@@ -39,9 +37,6 @@ done
 
 command -v jq >/dev/null || die "jq is not installed (the images install it)"
 [ -f "$cluster_json" ] || die "no $cluster_json (the launch template's user data writes it)"
-
-# setting KEY prints a top-level string or number of cluster.json, or nothing.
-setting() { jq -r --arg k "$1" '.[$k] // empty | tostring' "$cluster_json"; }
 
 role=$(setting role)
 case $role in

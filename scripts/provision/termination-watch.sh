@@ -21,16 +21,9 @@ set -euo pipefail
 
 # shellcheck source=aws.sh
 source "$(dirname "${BASH_SOURCE[0]}")/aws.sh"
-cluster_json=${HSTACK_CLUSTER_JSON:-/etc/hstack/cluster.json}
 poll=${HSTACK_POLL_SECONDS:-5}
 
 log() { echo "hstack-termination-watch: $*" >&2; }
-
-# setting NAME prints a string value of the compact JSON object in
-# cluster.json (jsonencode writes one line, no spaces).
-setting() {
-  sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$cluster_json"
-}
 
 complete_action() {
   local asg=$1 hook=$2 instance region endpoint
