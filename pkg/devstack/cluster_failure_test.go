@@ -340,21 +340,9 @@ func TestClusterSurvivesFailures(t *testing.T) {
 		gate := gateFunc(func(ctx context.Context, d *nomadapi.Deployment) (rollout.Verdict, string, error) {
 			if drainedAt.IsZero() {
 				// The node running most of the current (blue) version.
-				allocs, _, err := nomad.Jobs().Allocations("pingapp", false, nil)
+				nodeID, blue, err := busiestNode(nomad, func(a *nomadapi.AllocationListStub) bool { return a.JobVersion < d.JobVersion })
 				if err != nil {
 					return rollout.Fail, "", err
-				}
-				count := map[string]int{}
-				for _, a := range allocs {
-					if a.ClientStatus == nomadapi.AllocClientStatusRunning && a.JobVersion < d.JobVersion {
-						count[a.NodeID]++
-					}
-				}
-				var nodeID string
-				for id, n := range count {
-					if nodeID == "" || n > count[nodeID] {
-						nodeID = id
-					}
 				}
 				if nodeID == "" {
 					return rollout.Fail, "no blue allocation running", nil
@@ -368,7 +356,7 @@ func TestClusterSurvivesFailures(t *testing.T) {
 					return rollout.Fail, "", err
 				}
 				drainedAt = time.Now()
-				t.Logf("draining %s (running %d blue allocations) while the green ones are judged", node.Name, count[nodeID])
+				t.Logf("draining %s (running %d blue allocations) while the green ones are judged", node.Name, blue)
 			}
 			if err := answering(consul, "v4"); err != nil {
 				return rollout.Fail, err.Error(), nil
@@ -472,21 +460,9 @@ func TestClusterSurvivesFailures(t *testing.T) {
 // nodeRunning is the client node running the most pingapp allocations.
 func nodeRunning(t *testing.T, nomad *nomadapi.Client) *nomadapi.Node {
 	t.Helper()
-	allocs, _, err := nomad.Jobs().Allocations("pingapp", false, nil)
+	id, _, err := busiestNode(nomad, func(*nomadapi.AllocationListStub) bool { return true })
 	if err != nil {
 		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, a := range allocs {
-		if a.ClientStatus == nomadapi.AllocClientStatusRunning {
-			count[a.NodeID]++
-		}
-	}
-	var id string
-	for n, c := range count {
-		if id == "" || c > count[id] {
-			id = n
-		}
 	}
 	if id == "" {
 		t.Fatal("no pingapp allocation running")
@@ -496,6 +472,28 @@ func nodeRunning(t *testing.T, nomad *nomadapi.Client) *nomadapi.Node {
 		t.Fatal(err)
 	}
 	return node
+}
+
+// busiestNode is the node running the most pingapp allocations keep
+// accepts, and how many ("" when none runs).
+func busiestNode(nomad *nomadapi.Client, keep func(*nomadapi.AllocationListStub) bool) (string, int, error) {
+	allocs, _, err := nomad.Jobs().Allocations("pingapp", false, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	count := map[string]int{}
+	for _, a := range allocs {
+		if a.ClientStatus == nomadapi.AllocClientStatusRunning && keep(a) {
+			count[a.NodeID]++
+		}
+	}
+	var id string
+	for n, c := range count {
+		if id == "" || c > count[id] {
+			id = n
+		}
+	}
+	return id, count[id], nil
 }
 
 // allocsOn are the IDs of the allocations running on node.
